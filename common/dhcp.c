@@ -16,6 +16,7 @@ static const char *const dhcp_err_names[DHCP_E__COUNT] = {
     [DHCP_E_OP] = "op is neither BOOTREQUEST nor BOOTREPLY",
     [DHCP_E_NOBUFS] = "message does not fit the buffer",
     [DHCP_E_INVAL] = "invalid message fields",
+    [DHCP_E_CSUM] = "bad IPv4 or UDP checksum",
 };
 
 const char *dhcp_strerror(int err)

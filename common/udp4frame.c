@@ -80,13 +80,13 @@ ssize_t udp4_frame_build(uint8_t *buf, size_t cap, const struct udp4_frame *f, c
     return (ssize_t)total;
 }
 
-int udp4_frame_parse(const uint8_t *buf, size_t len, struct udp4_frame *out)
+int udp4_frame_parse(const uint8_t *buf, size_t len, unsigned flags, struct udp4_frame *out)
 {
     memset(out, 0, sizeof *out);
     if (len < ETH_HLEN_)
         return -DHCP_E_SHORT;
     if (buf[12] != 0x08 || buf[13] != 0x00)
-        return -1;
+        return UDP4_NOT_UDP;
     memcpy(out->dst_mac, buf, 6);
     memcpy(out->src_mac, buf + 6, 6);
     const uint8_t *ip = buf + ETH_HLEN_;
@@ -94,7 +94,7 @@ int udp4_frame_parse(const uint8_t *buf, size_t len, struct udp4_frame *out)
     if (rest < IP_HLEN_)
         return -DHCP_E_SHORT;
     if ((ip[0] >> 4) != 4)
-        return -1;
+        return UDP4_NOT_UDP;
     size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
     if (ihl < IP_HLEN_ || ihl > rest)
         return -DHCP_E_BADOPT;
@@ -102,11 +102,11 @@ int udp4_frame_parse(const uint8_t *buf, size_t len, struct udp4_frame *out)
     if (iplen < ihl || iplen > rest)
         return -DHCP_E_SHORT;
     if (ip[9] != 17)
-        return -1;
+        return UDP4_NOT_UDP;
     if ((ip[6] & 0x3f) || ip[7]) /* MF set or fragment offset: not reassembled */
         return -DHCP_E_BADOPT;
     if (csum_fold(csum_add(0, ip, ihl)) != 0)
-        return -DHCP_E_BADOPT;
+        return -DHCP_E_CSUM;
     const uint8_t *udp = ip + ihl;
     size_t udpspace = iplen - ihl;
     if (udpspace < UDP_HLEN_)
@@ -114,7 +114,7 @@ int udp4_frame_parse(const uint8_t *buf, size_t len, struct udp4_frame *out)
     size_t ulen = (size_t)(udp[4] << 8 | udp[5]);
     if (ulen < UDP_HLEN_ || ulen > udpspace)
         return -DHCP_E_SHORT;
-    if (udp[6] || udp[7]) {
+    if ((udp[6] || udp[7]) && !(flags & UDP4_NO_UDP_CSUM)) {
         uint32_t sum;
         uint8_t pseudo[12];
         memcpy(pseudo, ip + 12, 8);
@@ -125,7 +125,7 @@ int udp4_frame_parse(const uint8_t *buf, size_t len, struct udp4_frame *out)
         sum = csum_add(0, pseudo, sizeof pseudo);
         sum = csum_add(sum, udp, ulen);
         if (csum_fold(sum) != 0)
-            return -DHCP_E_BADOPT;
+            return -DHCP_E_CSUM;
     }
     out->tos = ip[1];
     out->ttl = ip[8];

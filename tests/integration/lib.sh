@@ -14,6 +14,8 @@ ZL_PIDS=()
 ZL_TEST=$(basename "$0" .sh)
 
 zl_log() { printf '[%s] %s\n' "$ZL_TEST" "$*" >&2; }
+# zl_ok DESCRIPTION: one line per expectation that held.
+zl_ok() { printf '[%s] ok: %s\n' "$ZL_TEST" "$*" >&2; }
 zl_fail() {
     zl_log "FAIL: $*"
     zl_dump_logs
@@ -36,6 +38,12 @@ zl_require_cmd() {
 
 zl_cleanup() {
     local rc=$? pid ns
+    if [ -n "${ZL_TIMELINE:-}" ]; then
+        printf '\n== timeline of %s ==\n' "$ZL_TEST"
+        "$(dirname "${BASH_SOURCE[0]}")/timeline.sh" "$ZL_TMP" || true
+        if [ "$rc" -eq 0 ]; then printf '\nRESULT: PASS (%s)\n' "$ZL_TEST"; else printf '\nRESULT: FAIL (%s)\n' "$ZL_TEST"; fi
+        ZL_KEEP=1
+    fi
     for pid in "${ZL_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done

@@ -357,7 +357,7 @@ static void test_frame(void)
     ZTP_ASSERT_EQ_INT(frame[14 + 8], 128);
 
     struct udp4_frame g;
-    ZTP_ASSERT_EQ_INT(udp4_frame_parse(frame, (size_t)fl, &g), 0);
+    ZTP_ASSERT_EQ_INT(udp4_frame_parse(frame, (size_t)fl, 0, &g), 0);
     ZTP_ASSERT_EQ_INT(g.sport, 68);
     ZTP_ASSERT_EQ_INT(g.dport, 67);
     ZTP_ASSERT_EQ_INT(g.payload_len, 278);
@@ -365,15 +365,16 @@ static void test_frame(void)
     CU_ASSERT(memcmp(g.src_mac, MAC, 6) == 0);
 
     frame[14 + 40] ^= 1; /* corrupt the payload: UDP checksum fails */
-    ZTP_ASSERT_EQ_INT(udp4_frame_parse(frame, (size_t)fl, &g), -DHCP_E_BADOPT);
+    ZTP_ASSERT_EQ_INT(udp4_frame_parse(frame, (size_t)fl, 0, &g), -DHCP_E_CSUM);
+    ZTP_ASSERT_EQ_INT(udp4_frame_parse(frame, (size_t)fl, UDP4_NO_UDP_CSUM, &g), 0);
     frame[14 + 40] ^= 1;
     frame[14 + 12] ^= 1; /* corrupt the source address: IP checksum fails */
-    ZTP_ASSERT_EQ_INT(udp4_frame_parse(frame, (size_t)fl, &g), -DHCP_E_BADOPT);
+    ZTP_ASSERT_EQ_INT(udp4_frame_parse(frame, (size_t)fl, UDP4_NO_UDP_CSUM, &g), -DHCP_E_CSUM);
     frame[14 + 12] ^= 1;
     for (size_t len = 0; len < 14 + 28; len++)
-        CU_ASSERT(udp4_frame_parse(frame, len, &g) != 0);
+        CU_ASSERT(udp4_frame_parse(frame, len, 0, &g) < 0);
     frame[12] = 0x86; /* IPv6 ethertype: not ours, not an error */
-    ZTP_ASSERT_EQ_INT(udp4_frame_parse(frame, (size_t)fl, &g), -1);
+    ZTP_ASSERT_EQ_INT(udp4_frame_parse(frame, (size_t)fl, 0, &g), UDP4_NOT_UDP);
     ZTP_ASSERT_EQ_INT(udp4_frame_build(frame, 100, &f, dhcp, (size_t)n), -DHCP_E_NOBUFS);
 }
 

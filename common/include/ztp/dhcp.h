@@ -64,6 +64,7 @@ enum dhcp_err {
     DHCP_E_OP,          /* op not 1 or 2 */
     DHCP_E_NOBUFS,      /* builder: does not fit */
     DHCP_E_INVAL,       /* builder: inconsistent input */
+    DHCP_E_CSUM,        /* framing: bad IPv4 header or UDP checksum */
     DHCP_E__COUNT
 };
 const char *dhcp_strerror(int err); /* accepts err or -err */
@@ -151,9 +152,13 @@ struct udp4_frame {
 /* Build an Ethernet II + IPv4 (no options, DF clear) + UDP frame with valid IP and UDP checksums.
  * Returns the frame length or -DHCP_E_NOBUFS. */
 ssize_t udp4_frame_build(uint8_t *buf, size_t cap, const struct udp4_frame *f, const uint8_t *payload, size_t plen);
-/* Parse an Ethernet frame carrying IPv4/UDP. Returns 0, -1 when it is not IPv4/UDP (not an error:
- * ignore), or -DHCP_E_* when it is malformed (bad header length, truncated, bad IP checksum, bad UDP
- * checksum when non-zero, fragment). */
-int udp4_frame_parse(const uint8_t *buf, size_t len, struct udp4_frame *out);
+/* Parse an Ethernet frame carrying IPv4/UDP. Returns 0; UDP4_NOT_UDP (positive: not an error,
+ * ignore) when it is not IPv4/UDP; or -DHCP_E_* when it is malformed (truncated, bad header length,
+ * fragment: -DHCP_E_SHORT/-DHCP_E_BADOPT; bad IP checksum, or bad UDP checksum when non-zero:
+ * -DHCP_E_CSUM). With UDP4_NO_UDP_CSUM the UDP checksum is not checked (a packet socket reports
+ * TP_STATUS_CSUMNOTREADY for frames from a local sender whose checksum was never filled in). */
+#define UDP4_NOT_UDP 1
+#define UDP4_NO_UDP_CSUM 0x1u
+int udp4_frame_parse(const uint8_t *buf, size_t len, unsigned flags, struct udp4_frame *out);
 
 #endif

@@ -1,0 +1,528 @@
+/* ssr-cli: the router's show commands, over ssr-node's control socket (protocol in ctl.h).
+ *
+ *   ssr-cli [--ctl PATH | --node NAME] [--json] show dhcp learned-proxies
+ *   ssr-cli [--ctl PATH | --node NAME] [--json] show management-proxy
+ *   ssr-cli [--ctl PATH | --node NAME] [--json] show config | show ha
+ *   ssr-cli [--ctl PATH | --node NAME] wait management-proxy [--active A:P | --none] [--timeout SEC]
+ *
+ * Exit: 0 ok; 1 daemon not running, error answer, or `wait` timed out; 2 bad arguments.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+#define USAGE                                                                                               \
+    "usage: ssr-cli [--ctl PATH | --node NAME] [--json] show dhcp learned-proxies | management-proxy | config | ha\n" \
+    "       ssr-cli [--ctl PATH | --node NAME] wait management-proxy [--active A:P | --none] [--timeout SEC]\n"
+
+#define CLI_IO_TIMEOUT_MS 3000
+#define CLI_MAX_RESPONSE (1024 * 1024)
+#define WAIT_POLL_MS 50
+
+enum { REQ_OK = 0, REQ_NOT_RUNNING = 1, REQ_ERROR = 2 };
+
+static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("ssr-cli: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fputs(USAGE, stderr);
+    return 2;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One request/response exchange. On REQ_NOT_RUNNING/REQ_ERROR, msg holds one line. */
+static int ctl_request(const char *path, const char *req, json_t **resp, char *msg, size_t cap)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    *resp = NULL;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        snprintf(msg, cap, "control socket path too long: %s", path);
+        return REQ_ERROR;
+    }
+    memcpy(sa.sun_path, path, strlen(path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(msg, cap, "socket: %s", strerror(errno));
+        return REQ_ERROR;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == ENOENT || e == ENOTDIR)
+            snprintf(msg, cap, "ssr-node is not running (no control socket at %s)", path);
+        else if (e == ECONNREFUSED)
+            snprintf(msg, cap, "ssr-node is not running (nobody answers on control socket %s)", path);
+        else {
+            snprintf(msg, cap, "cannot connect to control socket %s: %s", path, strerror(e));
+            return REQ_ERROR;
+        }
+        return REQ_NOT_RUNNING;
+    }
+    size_t rl = strlen(req);
+    if (send(fd, req, rl, MSG_NOSIGNAL) != (ssize_t)rl || send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+        snprintf(msg, cap, "cannot send to %s: %s", path, strerror(errno));
+        close(fd);
+        return REQ_ERROR;
+    }
+    shutdown(fd, SHUT_WR);
+
+    size_t len = 0, capb = 4096;
+    char *buf = malloc(capb);
+    uint64_t deadline = mono_ms() + CLI_IO_TIMEOUT_MS;
+    int rc = REQ_OK;
+    for (;;) {
+        uint64_t now = mono_ms();
+        if (now >= deadline) {
+            snprintf(msg, cap, "no answer from ssr-node on %s within %d ms", path, CLI_IO_TIMEOUT_MS);
+            rc = REQ_ERROR;
+            break;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = poll(&p, 1, (int)(deadline - now));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue;
+        if (len + 1 >= capb) {
+            if (capb >= CLI_MAX_RESPONSE) {
+                snprintf(msg, cap, "answer from %s larger than %d bytes", path, CLI_MAX_RESPONSE);
+                rc = REQ_ERROR;
+                break;
+            }
+            capb *= 2;
+            char *nb = realloc(buf, capb);
+            if (!nb) {
+                snprintf(msg, cap, "out of memory");
+                rc = REQ_ERROR;
+                break;
+            }
+            buf = nb;
+        }
+        ssize_t r = read(fd, buf + len, capb - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(msg, cap, "reading from %s: %s", path, strerror(errno));
+            rc = REQ_ERROR;
+            break;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (rc == REQ_OK) {
+        json_error_t jerr;
+        *resp = json_loadb(buf, len, 0, &jerr);
+        if (!*resp || !json_is_object(*resp)) {
+            snprintf(msg, cap, "bad answer from ssr-node on %s: %s", path, *resp ? "not an object" : jerr.text);
+            json_decref(*resp);
+            *resp = NULL;
+            rc = REQ_ERROR;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static const char *jstr(const json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
+static void fmt_age(json_t *v, char *buf, size_t cap)
+{
+    if (!json_is_integer(v)) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    long long s = json_integer_value(v);
+    if (s < 60)
+        snprintf(buf, cap, "%llds", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, cap, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+    else
+        snprintf(buf, cap, "%lldd%02lldh", s / 86400, (s % 86400) / 3600);
+}
+
+#define LP_COLS 11
+
+static void print_learned(const json_t *resp)
+{
+    static const char *const hdr[LP_COLS] = {"",     "NODE",  "NETWORK-INTERFACE", "DEVICE-INTERFACE",
+                                             "IFNAME", "PROXY-ADDRESS", "PORT", "LEASE", "LEARNED", "AGE",
+                                             "SOURCE"};
+    json_t *arr = json_object_get(resp, "learned-proxies");
+    size_t n = json_array_size(arr);
+    if (n == 0) {
+        printf("node %s: no DHCP network-interface and no learned proxy\n", jstr(resp, "node", "?"));
+        return;
+    }
+    char(*cells)[LP_COLS][64] = calloc(n + 1, sizeof *cells);
+    if (!cells)
+        return;
+    for (size_t c = 0; c < LP_COLS; c++)
+        snprintf(cells[0][c], 64, "%s", hdr[c]);
+    bool any_sel = false;
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(arr, i);
+        char(*row)[64] = cells[i + 1];
+        bool sel = json_is_true(json_object_get(r, "selected"));
+        any_sel |= sel;
+        snprintf(row[0], 64, "%s", sel ? "*" : "");
+        snprintf(row[1], 64, "%s", jstr(r, "node", "-"));
+        snprintf(row[2], 64, "%s", jstr(r, "network-interface", "-"));
+        snprintf(row[3], 64, "%s", jstr(r, "device-interface", "-"));
+        snprintf(row[4], 64, "%s", jstr(r, "ifname", "-"));
+        const char *addr = jstr(r, "address", NULL);
+        if (addr)
+            snprintf(row[5], 64, "%s", addr);
+        else
+            snprintf(row[5], 64, "%s", json_is_false(json_object_get(r, "discovery")) ? "(discovery off)" : "-");
+        json_t *port = json_object_get(r, "port");
+        if (json_is_integer(port))
+            snprintf(row[6], 64, "%lld", (long long)json_integer_value(port));
+        else
+            snprintf(row[6], 64, "-");
+        snprintf(row[7], 64, "%s", jstr(r, "lease-state", "-"));
+        snprintf(row[8], 64, "%s", jstr(r, "learned-at", "-"));
+        fmt_age(json_object_get(r, "age"), row[9], 64);
+        snprintf(row[10], 64, "%s", jstr(r, "source", "-"));
+    }
+    size_t w[LP_COLS] = {0};
+    for (size_t i = 0; i <= n; i++)
+        for (size_t c = 0; c < LP_COLS; c++)
+            if (strlen(cells[i][c]) > w[c])
+                w[c] = strlen(cells[i][c]);
+    for (size_t i = 0; i <= n; i++) {
+        for (size_t c = 0; c < LP_COLS; c++) {
+            if (c == LP_COLS - 1)
+                printf("%s", cells[i][c]);
+            else
+                printf("%-*s ", (int)w[c] + (c ? 1 : 0), cells[i][c]);
+        }
+        putchar('\n');
+    }
+    if (any_sel)
+        printf("* = active management proxy\n");
+    free(cells);
+}
+
+static void print_mgmt(const json_t *resp)
+{
+    json_t *m = json_object_get(resp, "management-proxy");
+    const char *active = jstr(m, "active", NULL);
+    printf("management-proxy (router %s node %s)\n", jstr(resp, "router", "?"), jstr(resp, "node", "?"));
+    printf("  enabled:  %s\n", json_is_true(json_object_get(m, "enabled")) ? "true" : "false");
+    printf("  mode:     %s\n", jstr(m, "mode", "?"));
+    printf("  active:   %s\n", active ? active : "none");
+    printf("  source:   %s\n", jstr(m, "source-text", jstr(m, "source", "?")));
+    if (json_is_true(json_object_get(m, "onboarded")))
+        printf("  onboarded to a conductor: true\n");
+    printf("  since:    %s\n", jstr(m, "since", "-"));
+}
+
+static void print_config(const json_t *resp)
+{
+    json_t *c = json_object_get(resp, "config");
+    json_t *mp = json_object_get(c, "management-proxy");
+    printf("config %s: router %s, this node %s\n", jstr(c, "config-file", "-"), jstr(c, "router", "?"),
+           jstr(resp, "node", "?"));
+    printf("  management-proxy: %s, mode %s\n", json_is_true(json_object_get(mp, "enabled")) ? "enabled" : "disabled",
+           jstr(mp, "mode", "?"));
+    json_t *px = json_object_get(mp, "proxies");
+    for (size_t i = 0; i < json_array_size(px); i++) {
+        json_t *p = json_array_get(px, i);
+        json_t *port = json_object_get(p, "port");
+        printf("    proxy %s address %s port %lld\n", jstr(p, "name", "?"), jstr(p, "address", "-"),
+               json_is_integer(port) ? (long long)json_integer_value(port) : 0LL);
+    }
+    json_t *nis = json_object_get(c, "network-interfaces");
+    for (size_t i = 0; i < json_array_size(nis); i++) {
+        json_t *ni = json_array_get(nis, i);
+        printf("  node %s device-interface %s (%s) network-interface %s: dhcp %s, enable-proxy-discovery %s\n",
+               jstr(ni, "node", "?"), jstr(ni, "device-interface", "?"), jstr(ni, "ifname", "?"),
+               jstr(ni, "network-interface", "?"), json_is_true(json_object_get(ni, "dhcp")) ? "v4" : "disabled",
+               json_is_true(json_object_get(ni, "enable-proxy-discovery")) ? "true" : "false");
+    }
+    json_t *ob = json_object_get(c, "onboarding");
+    if (json_is_true(json_object_get(ob, "present")))
+        printf("  onboarding.json %s: mode %s, proxy %s, onboarded %s\n", jstr(ob, "file", "-"), jstr(ob, "mode", "-"),
+               jstr(ob, "proxy", "none"), json_is_true(json_object_get(ob, "onboarded")) ? "true" : "false");
+    else
+        printf("  onboarding.json: none (onboarded %s)\n",
+               json_is_true(json_object_get(ob, "onboarded")) ? "true" : "false");
+    json_t *ha = json_object_get(c, "ha");
+    if (json_is_true(json_object_get(ha, "enabled")))
+        printf("  ha: listen %s peer %s timeout %llds\n", jstr(ha, "listen", "-"), jstr(ha, "peer", "-"),
+               (long long)json_integer_value(json_object_get(ha, "timeout")));
+    else
+        printf("  ha: off\n");
+}
+
+static void print_ha(const json_t *resp)
+{
+    json_t *h = json_object_get(resp, "ha");
+    if (!json_is_true(json_object_get(h, "enabled"))) {
+        printf("ha: off (node %s)\n", jstr(resp, "node", "?"));
+        return;
+    }
+    json_t *ago = json_object_get(h, "peer-seen-ago-ms");
+    printf("ha (router %s node %s)\n", jstr(resp, "router", "?"), jstr(resp, "node", "?"));
+    printf("  listen:      %s\n  peer:        %s\n", jstr(h, "listen", "-"), jstr(h, "peer", "-"));
+    printf("  peer node:   %s (%s)\n", jstr(h, "peer-node", "-"),
+           json_is_true(json_object_get(h, "peer-up")) ? "up" : "down");
+    if (json_is_integer(ago))
+        printf("  last heard:  %lld ms ago\n", (long long)json_integer_value(ago));
+    printf("  peer entries: %lld, datagrams %lld, dropped %lld, sent %lld\n",
+           (long long)json_integer_value(json_object_get(h, "peer-entries")),
+           (long long)json_integer_value(json_object_get(h, "datagrams")),
+           (long long)json_integer_value(json_object_get(h, "dropped")),
+           (long long)json_integer_value(json_object_get(h, "seq-sent")));
+}
+
+/* --ctl, then --node, then $SSR_CTL, then the only socket in CTL_DEFAULT_DIR. */
+static int resolve_path(const char *ctl, const char *node, char *out, size_t cap)
+{
+    const char *env = getenv("SSR_CTL");
+    if (ctl)
+        snprintf(out, cap, "%s", ctl);
+    else if (node)
+        ctl_default_path(node, out, cap);
+    else if (env && *env)
+        snprintf(out, cap, "%s", env);
+    else {
+        glob_t g;
+        int r = glob(CTL_DEFAULT_DIR "/ssr-*.sock", 0, NULL, &g);
+        if (r != 0 || g.gl_pathc == 0) {
+            if (r == 0)
+                globfree(&g);
+            fprintf(stderr, "ssr-node is not running (no control socket in %s; use --ctl PATH)\n", CTL_DEFAULT_DIR);
+            return 1;
+        }
+        if (g.gl_pathc > 1) {
+            fprintf(stderr, "ssr-cli: %zu control sockets in %s: pick one with --node NAME or --ctl PATH\n",
+                    (size_t)g.gl_pathc, CTL_DEFAULT_DIR);
+            globfree(&g);
+            return 2;
+        }
+        snprintf(out, cap, "%s", g.gl_pathv[0]);
+        globfree(&g);
+    }
+    return 0;
+}
+
+static bool valid_addrport(const char *s)
+{
+    char ip[INET_ADDRSTRLEN];
+    const char *colon = strrchr(s, ':');
+    struct in_addr a;
+    if (!colon || (size_t)(colon - s) >= sizeof ip)
+        return false;
+    memcpy(ip, s, (size_t)(colon - s));
+    ip[colon - s] = '\0';
+    if (inet_pton(AF_INET, ip, &a) != 1)
+        return false;
+    char *end;
+    if (colon[1] < '1' || colon[1] > '9')
+        return false;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    return *end == '\0' && p >= 1 && p <= 65535;
+}
+
+static bool wait_holds(const json_t *resp, const char *want, bool none)
+{
+    const json_t *m = json_object_get(resp, "management-proxy");
+    const char *active = json_string_value(json_object_get(m, "active"));
+    if (none)
+        return active == NULL;
+    if (want)
+        return active && strcmp(active, want) == 0;
+    return active != NULL;
+}
+
+static void print_state_line(FILE *f, const json_t *resp)
+{
+    const json_t *m = json_object_get(resp, "management-proxy");
+    const char *active = json_string_value(json_object_get(m, "active"));
+    fprintf(f, "management-proxy on %s: active %s, source %s\n", jstr(resp, "node", "?"), active ? active : "none",
+            jstr(m, "source-text", "?"));
+}
+
+static int do_wait(const char *path, const char *want, bool none, unsigned timeout_s, bool json_out)
+{
+    uint64_t deadline = mono_ms() + (uint64_t)timeout_s * 1000u;
+    json_t *last = NULL;
+    char msg[512] = "";
+    int last_rc = REQ_NOT_RUNNING;
+    for (;;) {
+        json_t *resp;
+        int rc = ctl_request(path, "{\"cmd\":\"show\",\"what\":\"management-proxy\"}", &resp, msg, sizeof msg);
+        last_rc = rc;
+        if (rc == REQ_OK && json_is_true(json_object_get(resp, "ok"))) {
+            json_decref(last);
+            last = resp;
+            if (wait_holds(resp, want, none)) {
+                if (json_out) {
+                    json_dumpf(resp, stdout, JSON_INDENT(2));
+                    putchar('\n');
+                } else
+                    print_state_line(stdout, resp);
+                json_decref(last);
+                return 0;
+            }
+        } else {
+            json_decref(resp);
+        }
+        if (mono_ms() >= deadline)
+            break;
+        usleep(WAIT_POLL_MS * 1000);
+    }
+    fprintf(stderr, "ssr-cli: timed out after %us waiting for management-proxy %s%s\n", timeout_s,
+            none ? "none" : want ? "active " : "active", none ? "" : want ? want : "");
+    if (last) {
+        if (json_out) {
+            json_dumpf(last, stdout, JSON_INDENT(2));
+            putchar('\n');
+        } else
+            print_state_line(stdout, last);
+        json_decref(last);
+    } else if (last_rc != REQ_OK) {
+        fprintf(stderr, "%s\n", msg);
+    }
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"ctl", required_argument, NULL, 'C'},     {"node", required_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'},          {"active", required_argument, NULL, 'a'},
+        {"none", no_argument, NULL, 'N'},          {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    const char *ctl = NULL, *node = NULL, *want = NULL;
+    bool json_out = false, none = false, have_timeout = false;
+    unsigned timeout_s = 10;
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'C': ctl = optarg; break;
+        case 'n': node = optarg; break;
+        case 'j': json_out = true; break;
+        case 'a':
+            if (!valid_addrport(optarg))
+                return usage("--active \"%s\": expected IPv4:PORT", optarg);
+            want = optarg;
+            break;
+        case 'N': none = true; break;
+        case 't': {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v < 1 || v > 3600)
+                return usage("--timeout \"%s\": expected 1..3600 seconds", optarg);
+            timeout_s = (unsigned)v;
+            have_timeout = true;
+            break;
+        }
+        case 'h': fputs(USAGE, stdout); return 0;
+        default: return usage("bad option \"%s\"", argv[optind - 1]);
+        }
+    }
+    int nargs = argc - optind;
+    char **args = argv + optind;
+    if (nargs < 1)
+        return usage("%s", "missing command");
+    if (ctl && node)
+        return usage("%s", "--ctl and --node are exclusive");
+
+    const char *what = NULL;
+    bool is_wait = false;
+    if (strcmp(args[0], "show") == 0) {
+        if (nargs == 3 && strcmp(args[1], "dhcp") == 0 && strcmp(args[2], "learned-proxies") == 0)
+            what = "dhcp learned-proxies";
+        else if (nargs == 2 && (strcmp(args[1], "management-proxy") == 0 || strcmp(args[1], "config") == 0 ||
+                                strcmp(args[1], "ha") == 0))
+            what = args[1];
+        else
+            return usage("%s", "unknown show command");
+    } else if (strcmp(args[0], "wait") == 0) {
+        if (nargs != 2 || strcmp(args[1], "management-proxy") != 0)
+            return usage("%s", "expected: wait management-proxy");
+        is_wait = true;
+    } else {
+        return usage("unknown command \"%s\"", args[0]);
+    }
+    if (!is_wait && (want || none || have_timeout))
+        return usage("%s", "--active, --none and --timeout go with wait");
+    if (want && none)
+        return usage("%s", "--active and --none are exclusive");
+
+    char path[108];
+    int pr = resolve_path(ctl, node, path, sizeof path);
+    if (pr)
+        return pr;
+    if (is_wait)
+        return do_wait(path, want, none, timeout_s, json_out);
+
+    json_t *req = json_pack("{s:s, s:s}", "cmd", "show", "what", what);
+    char *reqs = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    json_t *resp;
+    char msg[512];
+    int rc = ctl_request(path, reqs, &resp, msg, sizeof msg);
+    free(reqs);
+    if (rc != REQ_OK) {
+        fprintf(stderr, "%s%s\n", rc == REQ_NOT_RUNNING ? "" : "ssr-cli: ", msg);
+        return 1;
+    }
+    if (!json_is_true(json_object_get(resp, "ok"))) {
+        fprintf(stderr, "ssr-cli: ssr-node answered: %s\n", jstr(resp, "error", "error"));
+        json_decref(resp);
+        return 1;
+    }
+    if (json_out) {
+        json_dumpf(resp, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else if (strcmp(what, "dhcp learned-proxies") == 0)
+        print_learned(resp);
+    else if (strcmp(what, "management-proxy") == 0)
+        print_mgmt(resp);
+    else if (strcmp(what, "config") == 0)
+        print_config(resp);
+    else
+        print_ha(resp);
+    json_decref(resp);
+    return 0;
+}

@@ -1,0 +1,186 @@
+/* ssr-node: the router node daemon (DHCP clients, management-proxy selection, HA sync, control
+ * socket). One epoll loop, no threads. See node.h, ha.h and ctl.h. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "node.h"
+#include "ztp/daemon.h"
+#include "ztp/log.h"
+
+#define USAGE                                                                                                  \
+    "usage: ssr-node --config FILE --node NAME [--onboarding FILE] [--state-dir DIR] [--ctl PATH]\n"           \
+    "                [--ha-listen IP:PORT --ha-peer IP:PORT] [--ha-timeout SEC] [--no-apply]\n"               \
+    "                [--log-level debug|info]\n"
+
+static struct node the_node;
+static struct ctl_server the_ctl;
+
+struct sig_ev {
+    struct node_ev ev;
+    int fd;
+    int stop_signal;
+};
+
+static void on_signal(struct node_ev *ev, uint32_t events)
+{
+    struct sig_ev *s = (struct sig_ev *)(void *)ev; /* ev is the first member */
+    struct signalfd_siginfo si;
+    (void)events;
+    while (read(s->fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+            s->stop_signal = (int)si.ssi_signo;
+        else
+            log_info("node.signal", "signal=%s action=ignored", strsignal((int)si.ssi_signo));
+    }
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("ssr-node: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fputs(USAGE, stderr);
+    return 2;
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},     {"node", required_argument, NULL, 'n'},
+        {"onboarding", required_argument, NULL, 'o'}, {"state-dir", required_argument, NULL, 's'},
+        {"ctl", required_argument, NULL, 'C'},        {"ha-listen", required_argument, NULL, 'L'},
+        {"ha-peer", required_argument, NULL, 'P'},    {"ha-timeout", required_argument, NULL, 'T'},
+        {"log-level", required_argument, NULL, 'l'},  {"no-apply", no_argument, NULL, 'A'},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+    };
+    struct node_options opt = {.dhcp_apply = true};
+    enum log_level lvl = LOG_LVL_INFO;
+    char ctl_path[PATH_MAX];
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': opt.config_path = optarg; break;
+        case 'n': opt.node_name = optarg; break;
+        case 'o': opt.onboarding_path = optarg; break;
+        case 's': opt.state_dir = optarg; break;
+        case 'C': opt.ctl_path = optarg; break;
+        case 'L': opt.ha_listen = optarg; break;
+        case 'P': opt.ha_peer = optarg; break;
+        case 'A': opt.dhcp_apply = false; break;
+        case 'T':
+            if (parse_uint(optarg, 1, 3600, &opt.ha_timeout_s) < 0)
+                return usage_error("--ha-timeout \"%s\": expected 1..3600 seconds", optarg);
+            break;
+        case 'l':
+            if (strcmp(optarg, "debug") == 0)
+                lvl = LOG_LVL_DEBUG;
+            else if (strcmp(optarg, "info") == 0)
+                lvl = LOG_LVL_INFO;
+            else
+                return usage_error("--log-level \"%s\": expected debug or info", optarg);
+            break;
+        case 'h': fputs(USAGE, stdout); return 0;
+        default:
+            return usage_error("bad option \"%s\"", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (!opt.config_path || !opt.node_name)
+        return usage_error("%s", "--config and --node are required");
+
+    if (opt.ctl_path)
+        snprintf(ctl_path, sizeof ctl_path, "%s", opt.ctl_path);
+    else
+        ctl_default_path(opt.node_name, ctl_path, sizeof ctl_path);
+    opt.ctl_path = ctl_path;
+
+    log_init(opt.node_name, "ssr-node", lvl);
+    char err[1024];
+    if (node_load(&the_node, &opt, err, sizeof err) < 0) {
+        fprintf(stderr, "ssr-node: %s\n", err);
+        return 2;
+    }
+    struct node *n = &the_node;
+
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct sig_ev sig = {.ev.fn = on_signal, .fd = daemon_signalfd()};
+    if (epfd < 0 || sig.fd < 0)
+        fatalx("node.setup", "error=\"%s\"", strerror(errno));
+    struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &sig.ev};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, sig.fd, &sev) < 0)
+        fatalx("node.setup", "error=\"%s\"", strerror(errno));
+
+    node_log_summary(n);
+    node_reselect(n, "start");
+    if (node_start_ha(n, epfd) < 0) {
+        fprintf(stderr, "ssr-node: cannot open the HA socket on %s\n", n->ha_listen);
+        return 1;
+    }
+    ctl_init(&the_ctl, n, epfd);
+    int r = ctl_listen(&the_ctl, ctl_path);
+    if (r < 0) {
+        log_error("ctl.listen_failed", "path=\"%s\" error=\"%s\"", ctl_path,
+                  r == -EADDRINUSE ? "another ssr-node answers on it" : strerror(-r));
+        fprintf(stderr, "ssr-node: cannot listen on control socket %s: %s\n", ctl_path,
+                r == -EADDRINUSE ? "another ssr-node answers on it" : strerror(-r));
+        return 1;
+    }
+    if (node_start_dhcp(n, epfd, dhcpc_now_ms()) < 0) {
+        fprintf(stderr, "ssr-node: cannot start the DHCP clients (see the log line above)\n");
+        ctl_close(&the_ctl);
+        return 1;
+    }
+    log_info("node.ready", "ctl=\"%s\" dhcp_clients=%zu ha=%s", ctl_path, n->n_netifs, n->ha_enabled ? "on" : "off");
+    daemon_ready();
+
+    while (!sig.stop_signal) {
+        struct epoll_event evs[16];
+        int timeout = node_next_timeout_ms(n, dhcpc_now_ms());
+        int k = epoll_wait(epfd, evs, 16, timeout);
+        if (k < 0 && errno != EINTR)
+            fatalx("node.epoll", "error=\"%s\"", strerror(errno));
+        for (int i = 0; i < k; i++) {
+            struct node_ev *ev = evs[i].data.ptr;
+            ev->fn(ev, evs[i].events);
+        }
+        uint64_t now_ms = dhcpc_now_ms();
+        node_tick(n, now_ms, time(NULL));
+        ctl_tick(&the_ctl, now_ms);
+    }
+
+    log_info("node.stop", "signal=%s", strsignal(sig.stop_signal));
+    ctl_close(&the_ctl);
+    node_stop(n);
+    close(sig.fd);
+    close(epfd);
+    return 0;
+}
