@@ -69,3 +69,10 @@ zl_capture() {
     zl_start_plain "cap-$name" "$ns" tcpdump -i "$ifn" --immediate-mode -U -n -s 0 -w "$ZL_TMP/$name.pcap" 'udp port 67 or udp port 68'
     zl_wait 5 "tcpdump on $ns/$ifn listening" grep -q 'listening on' "$ZL_TMP/cap-$name.log"
 }
+
+# zl_wait_learned NODE N [TIMEOUT]: wait until NODE lists N learned proxies (local and peer rows with an address).
+zl_wait_learned() {
+    local node=$1 n=$2 t=${3:-10}
+    zl_wait "$t" "$node lists $n learned proxies" bash -c \
+        "'$ZTP_BIN/ssr-cli' --ctl '$ZL_TMP/$node.sock' --json show dhcp learned-proxies | jq -e '[.\"learned-proxies\"[] | select(.address != null)] | length == $n'"
+}
