@@ -26,7 +26,7 @@ void log_init(const char *host, const char *component, enum log_level min_level)
 
 void log_set_stream(FILE *f) { log_stream = f; }
 
-static void vlog_line(enum log_level lvl, const char *event, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog_line(enum log_level lvl, const char *event, const char *fmt, va_list ap)
 {
     char line[4096];
     struct timeval tv;
