@@ -940,7 +940,9 @@ static void test_netns_round_trip(void)
     CU_ASSERT_EQUAL(memcmp(f.lease.vendor_opts, OPT43_KEA, 17), 0);
     CU_ASSERT_TRUE(has_addr("zc0", "198.18.2.150"));
     CU_ASSERT_TRUE(has_default_route("zc0", "198.18.2.1", metric));
-    ZTP_ASSERT_EQ_INT(s.n_discover, 1);
+    /* Usually one DISCOVER; a second when the first left before the fresh veth had carrier (it is
+     * then retransmitted after 1 s, as it should be). */
+    CU_ASSERT(s.n_discover >= 1 && s.n_discover <= 2);
 
     /* the BPF filter: a UDP broadcast to another port never wakes the client's socket; garbage to
      * port 68 does, and is logged and dropped without changing the state */
