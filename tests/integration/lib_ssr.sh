@@ -63,10 +63,11 @@ zl_assert_eq() {
     zl_ok "$1 = $3"
 }
 
-# zl_capture NAME NS IF: tcpdump of DHCP on IF into $ZL_TMP/NAME.pcap, running before it returns.
+# zl_capture NAME NS IF [FILTER]: tcpdump on IF into $ZL_TMP/NAME.pcap (default filter: DHCP),
+# capturing before it returns.
 zl_capture() {
-    local name=$1 ns=$2 ifn=$3
-    zl_start_plain "cap-$name" "$ns" tcpdump -i "$ifn" --immediate-mode -U -n -s 0 -w "$ZL_TMP/$name.pcap" 'udp port 67 or udp port 68'
+    local name=$1 ns=$2 ifn=$3 filter=${4:-udp port 67 or udp port 68}
+    zl_start_plain "cap-$name" "$ns" tcpdump -i "$ifn" --immediate-mode -U -n -s 0 -w "$ZL_TMP/$name.pcap" "$filter"
     zl_wait 5 "tcpdump on $ns/$ifn listening" grep -q 'listening on' "$ZL_TMP/cap-$name.log"
 }
 

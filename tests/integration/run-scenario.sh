@@ -12,4 +12,6 @@ if [ ! -f "$script" ]; then
 fi
 export ZTP_BIN=${ZTP_BIN:-$(cd "$here/../.." && pwd)/build/bin}
 export ZL_TIMELINE=1
+# The terminal shows the onboarding events; the artifacts keep every line.
+export ZL_TIMELINE_FILTER=${ZL_TIMELINE_FILTER:-'^(node\.(ready|stop)|dhcp\.exchange|dhcpc\.bound|proxy\.|ha\.peer\.)'}
 exec bash "$script"
