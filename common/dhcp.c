@@ -414,17 +414,24 @@ int dhcp_vendor_find(const uint8_t *v, size_t len, uint8_t code, const uint8_t *
     return -1;
 }
 
-ssize_t dhcp_vendor_build_proxy(uint8_t *buf, size_t cap, const char *addrport)
+ssize_t dhcp_vendor_build_proxy_ex(uint8_t *buf, size_t cap, const char *addrport, bool with_end)
 {
-    size_t n = strlen(addrport);
-    if (n > 253)
+    size_t n = strlen(addrport), total = n + 2 + (with_end ? 1 : 0);
+    if (total > 255)
         return -DHCP_E_INVAL;
-    if (cap < n + 2)
+    if (cap < total)
         return -DHCP_E_NOBUFS;
     buf[0] = DHCP_SUBOPT_PROXY;
     buf[1] = (uint8_t)n;
     memcpy(buf + 2, addrport, n);
-    return (ssize_t)(n + 2);
+    if (with_end)
+        buf[n + 2] = DHO_END;
+    return (ssize_t)total;
+}
+
+ssize_t dhcp_vendor_build_proxy(uint8_t *buf, size_t cap, const char *addrport)
+{
+    return dhcp_vendor_build_proxy_ex(buf, cap, addrport, false);
 }
 
 int proxy_addr_parse(const char *s, size_t len, struct in_addr *addr, uint16_t *port, const char **why)

@@ -187,11 +187,10 @@ static enum dhcpd_opt43 add_opt43(const struct dhcpd_pool *p, const struct dhcp_
         return DHCPD_OPT43_MISMATCH;
     if (!p->option43_always && !prl_has(req, DHO_VENDOR_OPTS))
         return DHCPD_OPT43_NOT_REQUESTED;
-    n = dhcp_vendor_build_proxy(v, sizeof v, p->proxy);
-    if (n < 0 || (p->option43_end && (size_t)n >= sizeof v))
+    /* With option43_end, the encapsulation ends with END as dnsmasq sends it. */
+    n = dhcp_vendor_build_proxy_ex(v, sizeof v, p->proxy, p->option43_end);
+    if (n < 0)
         fatalx("dhcp.invariant", "reason=\"option 43 does not fit\" pool=%s", p->name); /* config checks the length */
-    if (p->option43_end)
-        v[n++] = DHO_END; /* the encapsulation's END, as dnsmasq sends it */
     dhcp_set_bytes(r, DHO_VENDOR_OPTS, v, (size_t)n);
     return DHCPD_OPT43_SENT;
 }

@@ -163,8 +163,10 @@ static void test_real_server_variants(void)
     const uint8_t *d;
     uint8_t dl;
     build_offer(&m, "10.92.53.8:3128");
-    memcpy(v, m.vendor_opts, 17);
-    v[17] = 255;
+    ZTP_ASSERT_EQ_INT(dhcp_vendor_build_proxy_ex(v, sizeof v, "10.92.53.8:3128", true), 18);
+    CU_ASSERT(memcmp(v, m.vendor_opts, 17) == 0);
+    ZTP_ASSERT_EQ_INT(v[17], 255);
+    ZTP_ASSERT_EQ_INT(dhcp_vendor_build_proxy_ex(v, 17, "10.92.53.8:3128", true), -DHCP_E_NOBUFS);
     CU_ASSERT(dhcp_set_bytes(&m, DHO_VENDOR_OPTS, v, 18) == 0);
     CU_ASSERT(dhcp_set_bytes(&m, DHO_VENDOR_CLASS, "JuniperSSR", 10) == 0);
     ssize_t n = dhcp_build(&m, buf, sizeof buf, 0);

@@ -129,6 +129,8 @@ int dhcp_vendor_find(const uint8_t *v, size_t len, uint8_t code, const uint8_t *
 /* Build an Option 43 value holding sub-option 128 = `addrport` (no END: 17 bytes for
  * "10.92.53.8:3128", as Kea sends it). Returns its length or -DHCP_E_*. */
 ssize_t dhcp_vendor_build_proxy(uint8_t *buf, size_t cap, const char *addrport);
+/* The same, optionally followed by an END byte as dnsmasq sends it (18 bytes for the example). */
+ssize_t dhcp_vendor_build_proxy_ex(uint8_t *buf, size_t cap, const char *addrport, bool with_end);
 
 /* ---- management proxy "address:port" ---- */
 
