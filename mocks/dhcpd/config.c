@@ -9,19 +9,9 @@
 #include <string.h>
 
 #include "ztp/daemon.h"
+#include "ztp/util.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
-
-static int cfg_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int cfg_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Every key of `obj` must be in the NULL-terminated `allowed` list. */
 static int check_keys(json_t *obj, const char *const *allowed, const char *where, char *err, size_t errlen)
@@ -34,7 +24,7 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *where
             if (strcmp(key, allowed[i]) == 0)
                 ok = true;
         if (!ok)
-            return cfg_err(err, errlen, "%s: unknown key \"%s\"", where, key);
+            return errf(err, errlen, "%s: unknown key \"%s\"", where, key);
     }
     return 0;
 }
@@ -48,9 +38,9 @@ static int get_ip(json_t *obj, const char *key, const char *where, struct in_add
 {
     json_t *v = json_object_get(obj, key);
     if (!json_is_string(v))
-        return cfg_err(err, errlen, "%s.%s: must be an IPv4 address string", where, key);
+        return errf(err, errlen, "%s.%s: must be an IPv4 address string", where, key);
     if (parse_ip(json_string_value(v), a) < 0)
-        return cfg_err(err, errlen, "%s.%s: \"%s\" is not an IPv4 address", where, key, json_string_value(v));
+        return errf(err, errlen, "%s.%s: \"%s\" is not an IPv4 address", where, key, json_string_value(v));
     return 0;
 }
 
@@ -63,12 +53,12 @@ static int get_ip_list(json_t *obj, const char *key, const char *where, struct i
     if (!arr)
         return 0;
     if (!json_is_array(arr))
-        return cfg_err(err, errlen, "%s.%s: must be an array of IPv4 address strings", where, key);
+        return errf(err, errlen, "%s.%s: must be an array of IPv4 address strings", where, key);
     if (json_array_size(arr) > DHCP_MAX_ADDRS)
-        return cfg_err(err, errlen, "%s.%s: at most %d addresses", where, key, DHCP_MAX_ADDRS);
+        return errf(err, errlen, "%s.%s: at most %d addresses", where, key, DHCP_MAX_ADDRS);
     json_array_foreach(arr, i, v) {
         if (!json_is_string(v) || parse_ip(json_string_value(v), &out[i]) < 0)
-            return cfg_err(err, errlen, "%s.%s[%zu]: not an IPv4 address string", where, key, i);
+            return errf(err, errlen, "%s.%s[%zu]: not an IPv4 address string", where, key, i);
         (*n)++;
     }
     return 0;
@@ -83,7 +73,7 @@ static int get_u32(json_t *obj, const char *key, const char *where, uint32_t *ou
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (json_int_t)UINT32_MAX)
-        return cfg_err(err, errlen, "%s.%s: must be an integer 0..4294967295", where, key);
+        return errf(err, errlen, "%s.%s: must be an integer 0..4294967295", where, key);
     *out = (uint32_t)json_integer_value(v);
     if (have)
         *have = true;
@@ -96,7 +86,7 @@ static int get_bool(json_t *obj, const char *key, const char *where, bool *out, 
     if (!v)
         return 0;
     if (!json_is_boolean(v))
-        return cfg_err(err, errlen, "%s.%s: must be true or false", where, key);
+        return errf(err, errlen, "%s.%s: must be true or false", where, key);
     *out = json_is_true(v);
     return 0;
 }
@@ -113,16 +103,16 @@ static int parse_range(const char *s, const char *where, struct in_addr *start, 
     char a[32], b[32];
     const char *dash = strchr(s, '-');
     if (!dash || (size_t)(dash - s) >= sizeof a || strlen(dash + 1) >= sizeof b)
-        return cfg_err(err, errlen, "%s.range: \"%s\" is not START-END (e.g. 198.18.1.100-198.18.1.200)", where, s);
+        return errf(err, errlen, "%s.range: \"%s\" is not START-END (e.g. 198.18.1.100-198.18.1.200)", where, s);
     memcpy(a, s, (size_t)(dash - s));
     a[dash - s] = '\0';
     snprintf(b, sizeof b, "%s", dash + 1);
     if (parse_ip(a, start) < 0)
-        return cfg_err(err, errlen, "%s.range: start \"%s\" is not an IPv4 address", where, a);
+        return errf(err, errlen, "%s.range: start \"%s\" is not an IPv4 address", where, a);
     if (parse_ip(b, end) < 0)
-        return cfg_err(err, errlen, "%s.range: end \"%s\" is not an IPv4 address", where, b);
+        return errf(err, errlen, "%s.range: end \"%s\" is not an IPv4 address", where, b);
     if (ntohl(start->s_addr) > ntohl(end->s_addr))
-        return cfg_err(err, errlen, "%s.range: start %s is after end %s", where, a, b);
+        return errf(err, errlen, "%s.range: start %s is after end %s", where, a, b);
     return 0;
 }
 
@@ -153,17 +143,17 @@ static int parse_pool(json_t *o, size_t idx, struct dhcpd_pool *p, char *err, si
 
     snprintf(where, sizeof where, "pools[%zu]", idx);
     if (!json_is_object(o))
-        return cfg_err(err, errlen, "%s: must be an object", where);
+        return errf(err, errlen, "%s: must be an object", where);
     if (check_keys(o, keys, where, err, errlen) < 0)
         return -1;
 
     memset(p, 0, sizeof *p);
     json_t *ifn = json_object_get(o, "interface"), *rel = json_object_get(o, "relay");
     if ((ifn != NULL) == (rel != NULL))
-        return cfg_err(err, errlen, "%s: give exactly one of \"interface\" (a local link) or \"relay\" (giaddr)", where);
+        return errf(err, errlen, "%s: give exactly one of \"interface\" (a local link) or \"relay\" (giaddr)", where);
     if (ifn) {
         if (!json_is_string(ifn) || json_string_length(ifn) == 0 || json_string_length(ifn) >= IFNAMSIZ)
-            return cfg_err(err, errlen, "%s.interface: must be an interface name of 1..%d characters", where,
+            return errf(err, errlen, "%s.interface: must be an interface name of 1..%d characters", where,
                            IFNAMSIZ - 1);
         snprintf(p->ifname, sizeof p->ifname, "%s", json_string_value(ifn));
         snprintf(p->name, sizeof p->name, "%s", p->ifname);
@@ -178,24 +168,24 @@ static int parse_pool(json_t *o, size_t idx, struct dhcpd_pool *p, char *err, si
 
     v = json_object_get(o, "range");
     if (!json_is_string(v))
-        return cfg_err(err, errlen, "%s.range: must be a string START-END", where);
+        return errf(err, errlen, "%s.range: must be a string START-END", where);
     if (parse_range(json_string_value(v), where, &p->start, &p->end, err, errlen) < 0)
         return -1;
     if (dhcpd_pool_size(p) > DHCPD_MAX_POOL_SIZE || dhcpd_pool_size(p) == 0)
-        return cfg_err(err, errlen, "%s.range: more than %u addresses", where, DHCPD_MAX_POOL_SIZE);
+        return errf(err, errlen, "%s.range: more than %u addresses", where, DHCPD_MAX_POOL_SIZE);
 
     if (get_ip(o, "subnet_mask", where, &p->mask, err, errlen) < 0)
         return -1;
     if (!mask_ok(p->mask))
-        return cfg_err(err, errlen, "%s.subnet_mask: %s is not a contiguous netmask", where,
+        return errf(err, errlen, "%s.subnet_mask: %s is not a contiguous netmask", where,
                        inet_ntop(AF_INET, &p->mask, sa, sizeof sa));
     if ((p->start.s_addr & p->mask.s_addr) != (p->end.s_addr & p->mask.s_addr))
-        return cfg_err(err, errlen, "%s.range: start and end are not in the same subnet", where);
+        return errf(err, errlen, "%s.range: start and end are not in the same subnet", where);
     if (!p->relayed && !dhcpd_pool_in_subnet(p, p->server))
-        return cfg_err(err, errlen, "%s.range: not in the subnet of server %s", where,
+        return errf(err, errlen, "%s.range: not in the subnet of server %s", where,
                        inet_ntop(AF_INET, &p->server, sa, sizeof sa));
     if (p->relayed && !dhcpd_pool_in_subnet(p, p->relay))
-        return cfg_err(err, errlen, "%s.range: not in the subnet of relay %s", where,
+        return errf(err, errlen, "%s.range: not in the subnet of relay %s", where,
                        inet_ntop(AF_INET, &p->relay, sa, sizeof sa));
 
     if (get_ip_list(o, "routers", where, p->routers, &p->n_routers, err, errlen) < 0 ||
@@ -208,12 +198,12 @@ static int parse_pool(json_t *o, size_t idx, struct dhcpd_pool *p, char *err, si
         get_u32(o, "t2", where, &p->t2, &p->have_t2, err, errlen) < 0)
         return -1;
     if (p->lease_time == 0)
-        return cfg_err(err, errlen, "%s.lease_time: must be at least 1 second", where);
+        return errf(err, errlen, "%s.lease_time: must be at least 1 second", where);
 
     v = json_object_get(o, "vendor_class");
     if (v) {
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 255)
-            return cfg_err(err, errlen, "%s.vendor_class: must be a string of 1..255 bytes", where);
+            return errf(err, errlen, "%s.vendor_class: must be a string of 1..255 bytes", where);
         memcpy(p->vendor_class, json_string_value(v), json_string_length(v));
         p->vendor_class_len = (uint8_t)json_string_length(v);
     } else {
@@ -224,7 +214,7 @@ static int parse_pool(json_t *o, size_t idx, struct dhcpd_pool *p, char *err, si
     v = json_object_get(o, "proxy");
     if (v) {
         if (!json_is_string(v) || json_string_length(v) > DHCPD_MAX_PROXY_LEN)
-            return cfg_err(err, errlen, "%s.proxy: must be a string of at most %u bytes (sent verbatim)", where,
+            return errf(err, errlen, "%s.proxy: must be a string of at most %u bytes (sent verbatim)", where,
                            DHCPD_MAX_PROXY_LEN);
         snprintf(p->proxy, sizeof p->proxy, "%s", json_string_value(v));
         p->have_proxy = true;
@@ -248,9 +238,9 @@ int dhcpd_config_parse(const char *text, size_t len, struct dhcpd_config *out, c
     memset(out, 0, sizeof *out);
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return cfg_err(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        return errf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
     if (!json_is_object(root)) {
-        cfg_err(err, errlen, "the top level must be an object");
+        errf(err, errlen, "the top level must be an object");
         goto out;
     }
     if (check_keys(root, keys, "config", err, errlen) < 0)
@@ -259,7 +249,7 @@ int dhcpd_config_parse(const char *text, size_t len, struct dhcpd_config *out, c
     v = json_object_get(root, "leases");
     if (v) {
         if (!json_is_string(v) || json_string_length(v) >= sizeof out->leases) {
-            cfg_err(err, errlen, "config.leases: must be a file path string");
+            errf(err, errlen, "config.leases: must be a file path string");
             goto out;
         }
         snprintf(out->leases, sizeof out->leases, "%s", json_string_value(v));
@@ -272,12 +262,12 @@ int dhcpd_config_parse(const char *text, size_t len, struct dhcpd_config *out, c
 
     pools = json_object_get(root, "pools");
     if (!json_is_array(pools) || json_array_size(pools) == 0) {
-        cfg_err(err, errlen, "config.pools: must be a non-empty array of pools");
+        errf(err, errlen, "config.pools: must be a non-empty array of pools");
         goto out;
     }
     out->pools = calloc(json_array_size(pools), sizeof *out->pools);
     if (!out->pools) {
-        cfg_err(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         goto out;
     }
     json_array_foreach(pools, i, v) {
@@ -287,11 +277,11 @@ int dhcpd_config_parse(const char *text, size_t len, struct dhcpd_config *out, c
         for (size_t j = 0; j < i; j++) {
             const struct dhcpd_pool *a = &out->pools[j], *b = &out->pools[i];
             if (!a->relayed && !b->relayed && strcmp(a->ifname, b->ifname) == 0) {
-                cfg_err(err, errlen, "pools[%zu].interface: %s already has a pool (pools[%zu])", i, b->ifname, j);
+                errf(err, errlen, "pools[%zu].interface: %s already has a pool (pools[%zu])", i, b->ifname, j);
                 goto out;
             }
             if (ntohl(a->start.s_addr) <= ntohl(b->end.s_addr) && ntohl(b->start.s_addr) <= ntohl(a->end.s_addr)) {
-                cfg_err(err, errlen, "pools[%zu].range: overlaps pools[%zu].range", i, j);
+                errf(err, errlen, "pools[%zu].range: overlaps pools[%zu].range", i, j);
                 goto out;
             }
         }
@@ -311,11 +301,11 @@ int dhcpd_config_load(const char *path, struct dhcpd_config *out, char *err, siz
     int r = read_file_max(path, CONFIG_MAX_BYTES, &text, &len);
     memset(out, 0, sizeof *out);
     if (r < 0)
-        return cfg_err(err, errlen, "%s: %s", path, strerror(-r));
+        return errf(err, errlen, "%s: %s", path, strerror(-r));
     r = dhcpd_config_parse(text, len, out, inner, sizeof inner);
     free(text);
     if (r < 0)
-        return cfg_err(err, errlen, "%s: %s", path, inner);
+        return errf(err, errlen, "%s: %s", path, inner);
     return 0;
 }
 

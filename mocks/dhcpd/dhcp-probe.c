@@ -24,6 +24,7 @@
 
 #include "ztp/dhcp.h"
 #include "ztp/log.h"
+#include "ztp/util.h"
 
 enum { EXIT_GOT = 0, EXIT_NAK = 1, EXIT_TIMEOUT = 2, EXIT_ERR = 3, EXIT_USAGE = 64 };
 enum probe_type { P_DISCOVER, P_DORA, P_REQUEST, P_RENEW, P_INFORM, P_RELEASE, P_DECLINE };
@@ -97,33 +98,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "0102005e100001" or "01:02:00:5e:10:00:01": two hex digits per byte. */
-static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *n)
-{
-    *n = 0;
-    while (*s) {
-        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
-        if (lo < 0 || *n == cap)
-            return -1;
-        out[(*n)++] = (uint8_t)(hi << 4 | lo);
-        s += 2;
-        if (*s == ':' && *++s == '\0')
-            return -1;
-    }
-    return *n ? 0 : -1;
-}
-
 static int parse_ip_arg(const char *s, struct in_addr *a, const char *what)
 {
     if (inet_pton(AF_INET, s, a) == 1)
@@ -422,7 +397,7 @@ int main(int argc, char **argv)
         case O_NOVC: p.no_vendor_class = true; break;
         case 'C':
             p.client_id_default = false;
-            if (strcmp(optarg, "none") != 0 && parse_hex(optarg, p.client_id, sizeof p.client_id, &p.client_id_len) < 0) {
+            if (strcmp(optarg, "none") != 0 && (hex_decode(optarg, p.client_id, sizeof p.client_id, &p.client_id_len) < 0 || p.client_id_len == 0)) {
                 fprintf(stderr, "dhcp-probe: --client-id: \"%s\" is not hex bytes\n", optarg);
                 return EXIT_USAGE;
             }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ztp/daemon.h"
+#include "ztp/util.h"
 #include "ztp/log.h"
 
 #define LEASES_MAX_BYTES (64u << 20)
@@ -130,33 +131,7 @@ static void hex_to(char *dst, const uint8_t *p, size_t n, char sep)
     dst[o] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parse "0a1b2c" or "0a:1b:2c" (two digits per byte). */
-static int hex_from(const char *s, uint8_t *out, size_t cap, size_t *n)
-{
-    *n = 0;
-    while (*s) {
-        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
-        if (lo < 0 || *n == cap)
-            return -1;
-        out[(*n)++] = (uint8_t)(hi << 4 | lo);
-        s += 2;
-        if (*s == ':' && *++s == '\0')
-            return -1;
-    }
-    return 0;
-}
-
 char *dhcpd_leases_to_json(const struct dhcpd_lease_table *t)
 {
     json_t *root = json_object(), *arr = json_array();
@@ -191,17 +166,6 @@ out:
     return out;
 }
 
-static int lerr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int lerr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int entry_from_json(json_t *e, size_t i, struct dhcpd_lease *l, char *err, size_t errlen)
 {
     static const char *const keys[] = {"address", "state", "expires", "chaddr", "client_id", NULL};
@@ -211,48 +175,48 @@ static int entry_from_json(json_t *e, size_t i, struct dhcpd_lease *l, char *err
 
     memset(l, 0, sizeof *l);
     if (!json_is_object(e))
-        return lerr(err, errlen, "leases[%zu]: must be an object", i);
+        return errf(err, errlen, "leases[%zu]: must be an object", i);
     json_object_foreach(e, key, v) {
         bool ok = false;
         for (size_t k = 0; keys[k]; k++)
             ok |= strcmp(key, keys[k]) == 0;
         if (!ok)
-            return lerr(err, errlen, "leases[%zu]: unknown key \"%s\"", i, key);
+            return errf(err, errlen, "leases[%zu]: unknown key \"%s\"", i, key);
     }
     v = json_object_get(e, "address");
     if (!json_is_string(v) || inet_pton(AF_INET, json_string_value(v), &l->addr) != 1)
-        return lerr(err, errlen, "leases[%zu].address: not an IPv4 address", i);
+        return errf(err, errlen, "leases[%zu].address: not an IPv4 address", i);
     v = json_object_get(e, "state");
     l->state = DLEASE_STATE__COUNT;
     for (unsigned s = DLEASE_OFFERED; s < DLEASE_STATE__COUNT && json_is_string(v); s++)
         if (strcmp(json_string_value(v), state_names[s]) == 0)
             l->state = (enum dhcpd_lease_state)s;
     if (l->state == DLEASE_STATE__COUNT)
-        return lerr(err, errlen, "leases[%zu].state: not offered, bound, released or declined", i);
+        return errf(err, errlen, "leases[%zu].state: not offered, bound, released or declined", i);
     v = json_object_get(e, "expires");
     if (json_is_null(v))
         l->expires = DLEASE_NEVER;
     else if (json_is_integer(v))
         l->expires = json_integer_value(v);
     else
-        return lerr(err, errlen, "leases[%zu].expires: must be an integer (unix time) or null", i);
+        return errf(err, errlen, "leases[%zu].expires: must be an integer (unix time) or null", i);
     v = json_object_get(e, "chaddr");
     if (v) {
-        if (!json_is_string(v) || hex_from(json_string_value(v), l->chaddr, sizeof l->chaddr, &n) < 0)
-            return lerr(err, errlen, "leases[%zu].chaddr: not hex bytes (at most 16)", i);
+        if (!json_is_string(v) || hex_decode(json_string_value(v), l->chaddr, sizeof l->chaddr, &n) < 0)
+            return errf(err, errlen, "leases[%zu].chaddr: not hex bytes (at most 16)", i);
         l->hlen = (uint8_t)n;
     }
     v = json_object_get(e, "client_id");
     if (v) {
-        if (!json_is_string(v) || hex_from(json_string_value(v), l->key, sizeof l->key, &n) < 0 || n == 0)
-            return lerr(err, errlen, "leases[%zu].client_id: not hex bytes (1..255)", i);
+        if (!json_is_string(v) || hex_decode(json_string_value(v), l->key, sizeof l->key, &n) < 0 || n == 0)
+            return errf(err, errlen, "leases[%zu].client_id: not hex bytes (1..255)", i);
         l->key_len = (uint8_t)n;
         l->by_client_id = true;
     } else if (l->hlen) {
         memcpy(l->key, l->chaddr, l->hlen);
         l->key_len = l->hlen;
     } else if (l->state != DLEASE_DECLINED) {
-        return lerr(err, errlen, "leases[%zu]: needs chaddr or client_id", i);
+        return errf(err, errlen, "leases[%zu]: needs chaddr or client_id", i);
     }
     return 0;
 }
@@ -264,15 +228,15 @@ int dhcpd_leases_from_json(struct dhcpd_lease_table *t, const char *text, size_t
     size_t i;
     int rc = -1;
     if (!root)
-        return lerr(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        return errf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
     if (!json_is_object(root) || !json_is_integer(json_object_get(root, "version")) ||
         json_integer_value(json_object_get(root, "version")) != 1) {
-        lerr(err, errlen, "not a version 1 lease file");
+        errf(err, errlen, "not a version 1 lease file");
         goto out;
     }
     arr = json_object_get(root, "leases");
     if (!json_is_array(arr)) {
-        lerr(err, errlen, "leases: must be an array");
+        errf(err, errlen, "leases: must be an array");
         goto out;
     }
     json_array_foreach(arr, i, e) {
@@ -280,11 +244,11 @@ int dhcpd_leases_from_json(struct dhcpd_lease_table *t, const char *text, size_t
         if (entry_from_json(e, i, &tmp, err, errlen) < 0)
             goto out;
         if (dhcpd_leases_find_addr(t, tmp.addr)) {
-            lerr(err, errlen, "leases[%zu].address: listed twice", i);
+            errf(err, errlen, "leases[%zu].address: listed twice", i);
             goto out;
         }
         if (!(l = dhcpd_leases_add(t, tmp.addr))) {
-            lerr(err, errlen, "out of memory");
+            errf(err, errlen, "out of memory");
             goto out;
         }
         *l = tmp;
@@ -325,12 +289,12 @@ int dhcpd_leases_load(struct dhcpd_lease_table *t, const char *path, char *err, 
     if (r == -ENOENT)
         return 0;
     if (r < 0)
-        return lerr(err, errlen, "%s: %s", path, strerror(-r));
+        return errf(err, errlen, "%s: %s", path, strerror(-r));
     r = dhcpd_leases_from_json(t, text, len, inner, sizeof inner);
     free(text);
     if (r < 0) {
         dhcpd_leases_free(t);
-        return lerr(err, errlen, "%s: %s", path, inner);
+        return errf(err, errlen, "%s: %s", path, inner);
     }
     return 0;
 }
