@@ -341,6 +341,36 @@ static int st_management_proxy(struct pctx *p, const struct words *w, size_t i)
         }
         return 0;
     }
+    if (strcmp(kw, "username") == 0 || strcmp(kw, "password") == 0) {
+        bool is_user = kw[0] == 'u';
+        if (need(p, w, i, kw) < 0)
+            return -1;
+        const char *v = w->w[i++];
+        if (i < w->n) /* no_more() would echo the previous word: the password */
+            return fail(p, "unexpected \"%s\" after management-proxy %s", SHOW(w->w[i]), kw);
+        size_t l = strlen(v);
+        if (l >= RCFG_CRED_MAX)
+            return fail(p, "management-proxy %s too long (at most %d characters)", kw, RCFG_CRED_MAX - 1);
+        for (size_t k = 0; k < l; k++) {
+            unsigned char ch = (unsigned char)v[k];
+            if (ch <= 0x20 || ch >= 0x7f || (is_user && ch == ':'))
+                return fail(p, "management-proxy %s: %s", kw,
+                            is_user ? "printable ASCII without ':' expected" : "printable ASCII expected");
+        }
+        char *dst = is_user ? c->proxy_user : c->proxy_pass;
+        bool *have = is_user ? &c->have_proxy_user : &c->have_proxy_pass;
+        if (*have && strcmp(dst, v) != 0)
+            return fail(p, "management-proxy %s already set", kw); /* never echo a password */
+        if (!*have) {
+            if (is_user)
+                c->proxy_user_line = p->line;
+            else
+                c->proxy_pass_line = p->line;
+        }
+        *have = true;
+        memcpy(dst, v, l + 1);
+        return 0;
+    }
     return fail(p, "unknown keyword \"%s\"", SHOW(kw));
 }
 
@@ -528,6 +558,8 @@ static int finish(struct pctx *p)
         if (!px->have_addr && px->have_port)
             return fail_at(p, px->line, "proxy \"%s\" has a port but no address", px->name);
     }
+    if (c->have_proxy_pass && !c->have_proxy_user)
+        return fail_at(p, c->proxy_pass_line, "management-proxy password without management-proxy username");
     if (c->mode_set && c->mode == MGMT_PROXY_STATIC && c->n_proxies == 0)
         return fail_at(p, c->mode_line,
                        "management-proxy mode static needs a proxy (proxy NAME address A + proxy NAME port P)");

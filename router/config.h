@@ -10,6 +10,19 @@
  *   management-proxy mode static|learned         default: learned
  *   management-proxy proxy NAME address A        several NAMEs allowed (RCFG_MAX_PROXIES)
  *   management-proxy proxy NAME port P
+ *   management-proxy username U                  proxy credentials (HTTP Basic), router-wide: sent
+ *   management-proxy password P                  in CONNECT to whichever proxy is active (static,
+ *                                                onboarding.json or learned). The product's syntax
+ *                                                for proxy credentials is not in its documentation
+ *                                                (searched: "Proxy Server Configuration",
+ *                                                "Secure ZTP Onboarding Using a Mist Proxy"), so
+ *                                                this lab's choice is these two lines. U: printable
+ *                                                ASCII without ':' (RFC 7617); P: printable ASCII,
+ *                                                one word, not starting with '#' (a comment).
+ *                                                `password` without
+ *                                                `username` is an error; `username` alone sends an
+ *                                                empty password. The password is never logged nor
+ *                                                shown (`show config` says password-set: true).
  *   network-interface NI enable-proxy-discovery true|false
  *                                                short form: every network-interface named NI, on
  *                                                any node (the HA pair shares one config)
@@ -57,6 +70,7 @@
 #define RCFG_MAX_DEVIFS 32
 #define RCFG_MAX_NETIFS 32
 #define RCFG_MAX_OVERRIDES 32   /* short-form `network-interface NI enable-proxy-discovery` lines */
+#define RCFG_CRED_MAX 128       /* management-proxy username / password (incl. NUL) */
 
 enum mgmt_proxy_mode { MGMT_PROXY_LEARNED = 0, MGMT_PROXY_STATIC = 1 };
 /* "learned" / "static" */
@@ -110,6 +124,10 @@ struct router_config {
     unsigned mode_line;
     struct rcfg_proxy proxies[RCFG_MAX_PROXIES];
     size_t n_proxies;
+    bool have_proxy_user, have_proxy_pass;  /* management-proxy username / password */
+    char proxy_user[RCFG_CRED_MAX];
+    char proxy_pass[RCFG_CRED_MAX];          /* a secret: never logged, never shown */
+    unsigned proxy_user_line, proxy_pass_line;
 
     char nodes[RCFG_MAX_NODES][RCFG_NAME_MAX];
     size_t n_nodes;

@@ -180,8 +180,11 @@ static json_t *show_config(struct node *n)
     json_object_set_new(o, "config-file", json_str_or_null(n->config_path));
     json_object_set_new(o, "router", json_string(c->router));
     json_object_set_new(o, "nodes", nodes);
-    json_object_set_new(o, "management-proxy", json_pack("{s:b, s:s, s:o}", "enabled", c->enabled, "mode",
-                                                         mgmt_proxy_mode_name(c->mode), "proxies", px));
+    json_object_set_new(o, "management-proxy",
+                        json_pack("{s:b, s:s, s:o, s:o, s:b}", "enabled", c->enabled, "mode",
+                                  mgmt_proxy_mode_name(c->mode), "proxies", px, "username",
+                                  c->have_proxy_user ? json_string(c->proxy_user) : json_null(), "password-set",
+                                  c->have_proxy_pass)); /* never the password itself */
     json_object_set_new(o, "network-interfaces", nis);
     json_object_set_new(o, "onboarding", onb);
     json_object_set_new(o, "state-dir", json_str_or_null(n->state_dir));
@@ -250,11 +253,13 @@ json_t *ctl_handle(struct node *n, const json_t *req, time_t now, uint64_t now_m
         json_object_set_new(r, "pong", json_true());
         return r;
     }
+    if (strcmp(cmd, "fetch") == 0) /* answered by the connection, asynchronously */
+        return error_response(n, "fetch is only answered over the control socket");
     if (strcmp(cmd, "show") != 0)
         return error_response(n, "unknown command %s", quoted(cmd, q, sizeof q));
     const char *what = json_string_value(json_object_get(req, "what"));
     if (!what)
-        return error_response(n, "missing \"what\" (dhcp learned-proxies, management-proxy, config, ha)");
+        return error_response(n, "missing \"what\" (dhcp learned-proxies, management-proxy, config, ha, phone-home)");
     json_t *r = response(n, true), *data;
     const char *key;
     if (strcmp(what, "dhcp learned-proxies") == 0 || strcmp(what, "learned-proxies") == 0) {
@@ -269,14 +274,34 @@ json_t *ctl_handle(struct node *n, const json_t *req, time_t now, uint64_t now_m
     } else if (strcmp(what, "ha") == 0) {
         key = "ha";
         data = show_ha(n, now_ms);
+    } else if (strcmp(what, "phone-home") == 0) {
+        key = "phone-home";
+        data = phonehome_json(&n->ph, now_ms);
     } else {
         json_decref(r);
-        return error_response(n, "unknown show %s (dhcp learned-proxies, management-proxy, config, ha)",
+        return error_response(n, "unknown show %s (dhcp learned-proxies, management-proxy, config, ha, phone-home)",
                               quoted(what, q, sizeof q));
     }
     json_object_set_new(r, "what", json_string(key));
     json_object_set_new(r, key, data);
     return r;
+}
+
+/* Serialize (and free) a response: one line + "\n", malloc'd. */
+static char *encode(json_t *resp, size_t *out_len)
+{
+    char *s = json_dumps(resp, JSON_COMPACT);
+    json_decref(resp);
+    if (!s)
+        fatalx("ctl.encode", "reason=\"out of memory\"");
+    size_t l = strlen(s);
+    char *out = realloc(s, l + 2);
+    if (!out)
+        fatalx("ctl.encode", "reason=\"out of memory\"");
+    out[l] = '\n';
+    out[l + 1] = '\0';
+    *out_len = l + 1;
+    return out;
 }
 
 char *ctl_handle_text(struct node *n, const char *buf, size_t len, time_t now, uint64_t now_ms, size_t *out_len)
@@ -294,18 +319,7 @@ char *ctl_handle_text(struct node *n, const char *buf, size_t len, time_t now, u
             json_decref(req);
         }
     }
-    char *s = json_dumps(resp, JSON_COMPACT);
-    json_decref(resp);
-    if (!s)
-        fatalx("ctl.encode", "reason=\"out of memory\"");
-    size_t l = strlen(s);
-    char *out = realloc(s, l + 2);
-    if (!out)
-        fatalx("ctl.encode", "reason=\"out of memory\"");
-    out[l] = '\n';
-    out[l + 1] = '\0';
-    *out_len = l + 1;
-    return out;
+    return encode(resp, out_len);
 }
 
 /* ---- connections ---- */
@@ -314,6 +328,10 @@ static void conn_close(struct ctl_conn *c)
 {
     if (!c->in_use)
         return;
+    if (c->fetch) { /* the client left or timed out: abandon its request */
+        https_cancel(c->fetch);
+        c->fetch = NULL;
+    }
     if (c->srv->epfd >= 0)
         epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
@@ -349,6 +367,7 @@ struct ctl_conn *ctl_adopt(struct ctl_server *s, int fd, uint64_t now_ms)
     c->in_len = 0;
     c->out = NULL;
     c->out_len = c->out_off = 0;
+    c->fetch = NULL;
     c->deadline_ms = now_ms + CTL_CONN_TIMEOUT_MS;
     if (s->epfd >= 0) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ev};
@@ -385,11 +404,150 @@ static bool conn_flush(struct ctl_conn *c)
     return true;
 }
 
+/* ---- fetch: one GET through the active proxy, answered when it completes ---- */
+
+static json_t *json_printable(const char *s, size_t len)
+{
+    char *b = malloc(len + 1);
+    if (!b)
+        fatalx("ctl.alloc", "reason=\"out of memory\"");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        b[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    json_t *j = json_stringn(b, len);
+    free(b);
+    return j ? j : json_null();
+}
+
+static json_t *fetch_json(const struct https_result *r, const char *url)
+{
+    json_t *f = json_object();
+    json_object_set_new(f, "url", json_string(url));
+    json_object_set_new(f, "proxy", json_string(r->proxy));
+    json_object_set_new(f, "class", json_string(https_err_name(r->err)));
+    json_object_set_new(f, "message", json_str_or_null(r->message));
+    json_object_set_new(f, "proxy-status", r->proxy_status ? json_integer(r->proxy_status) : json_null());
+    json_object_set_new(f, "proxy-reason", r->proxy_status ? json_string(r->proxy_reason) : json_null());
+    json_object_set_new(f, "squid-error", json_str_or_null(r->squid_error));
+    json_object_set_new(f, "tls-version", json_str_or_null(r->tls_version));
+    json_object_set_new(f, "peer-subject", json_str_or_null(r->peer_subject));
+    json_object_set_new(f, "peer-issuer", json_str_or_null(r->peer_issuer));
+    json_object_set_new(f, "status", r->status ? json_integer(r->status) : json_null());
+    json_object_set_new(f, "reason", r->status ? json_string(r->reason) : json_null());
+    json_t *hs = json_array();
+    for (size_t i = 0; r->head && i < r->head->n_headers; i++) {
+        const struct http_resp_header *h = &r->head->headers[i];
+        json_array_append_new(hs, json_pack("[o, o]", json_printable(h->name, h->name_len),
+                                            json_printable(h->value, h->value_len)));
+    }
+    json_object_set_new(f, "headers", hs);
+    json_object_set_new(f, "body-bytes", json_integer((json_int_t)r->body_len));
+    json_t *body = r->body ? json_stringn(r->body, r->body_len) : NULL; /* NULL: not UTF-8 */
+    if (body || !r->body) {
+        json_object_set_new(f, "body", body ? body : json_null());
+    } else {
+        size_t cap = (r->body_len + 2) / 3 * 4 + 1;
+        char *b64 = malloc(cap);
+        if (!b64)
+            fatalx("ctl.alloc", "reason=\"out of memory\"");
+        http_base64(r->body, r->body_len, b64, cap);
+        json_object_set_new(f, "body", json_null());
+        json_object_set_new(f, "body-base64", json_string(b64));
+        free(b64);
+    }
+    json_object_set_new(f, "elapsed-ms", json_integer((json_int_t)r->elapsed_ms));
+    return f;
+}
+
+static void fetch_done(struct https_client *hc, const struct https_result *r, void *arg)
+{
+    struct ctl_conn *c = arg;
+    (void)hc;
+    c->fetch = NULL;
+    json_t *resp = response(c->srv->node, r->err == HTTPS_OK);
+    json_object_set_new(resp, "what", json_string("fetch"));
+    json_object_set_new(resp, "fetch", fetch_json(r, c->in));
+    if (r->err != HTTPS_OK)
+        json_object_set_new(resp, "error", json_sprintf("%s: %s", https_err_name(r->err), r->message));
+    c->out = encode(resp, &c->out_len);
+    c->out_off = 0;
+    if (conn_flush(c))
+        conn_close(c);
+}
+
+enum { FETCH_NO = 0, FETCH_STARTED, FETCH_ANSWERED };
+
+/* A {"cmd":"fetch","url":"https://...","timeout-ms":N,"ca-file":"..."} request: start it, or
+ * answer an error at once. c->in is reused to keep the URL for the answer. */
+static int fetch_request(struct ctl_conn *c, size_t req_len, uint64_t now_ms)
+{
+    struct node *n = c->srv->node;
+    if (req_len > CTL_MAX_REQUEST)
+        return FETCH_NO;
+    json_t *req = json_loadb(c->in, req_len, JSON_REJECT_DUPLICATES, NULL);
+    const char *cmd = json_string_value(json_object_get(req, "cmd"));
+    if (!cmd || strcmp(cmd, "fetch") != 0) {
+        json_decref(req);
+        return FETCH_NO;
+    }
+    json_t *err = NULL;
+    struct https_url u;
+    const char *why = NULL, *url = json_string_value(json_object_get(req, "url"));
+    const char *ca = json_string_value(json_object_get(req, "ca-file"));
+    json_t *jt = json_object_get(req, "timeout-ms");
+    json_int_t tmo = json_is_integer(jt) ? json_integer_value(jt) : PH_TIMEOUT_MS;
+    if (!url)
+        err = error_response(n, "fetch: missing \"url\"");
+    else if (https_url_parse(url, &u, &why) < 0)
+        err = error_response(n, "fetch: %s", why);
+    else if (tmo < 100 || tmo > 120000)
+        err = error_response(n, "fetch: \"timeout-ms\" must be 100..120000");
+    else if (n->active.source == PROXY_SRC_NONE)
+        err = error_response(n, "fetch: no active management proxy (%s)",
+                             n->active.reason[0] ? n->active.reason : "none");
+    if (err) {
+        json_decref(req);
+        c->out = encode(err, &c->out_len);
+        c->out_off = 0;
+        return FETCH_ANSWERED;
+    }
+    const char *ca_file = ca ? ca : n->ph.ca_file[0] ? n->ph.ca_file : NULL;
+    struct https_request hr = {
+        .tag = "fetch",
+        .method = "GET",
+        .host = u.host,
+        .port = u.port,
+        .path = u.path,
+        .proxy_addr = n->active.addr,
+        .proxy_port = n->active.port,
+        .proxy_user = n->cfg.have_proxy_user ? n->cfg.proxy_user : NULL,
+        .proxy_pass = n->cfg.have_proxy_pass ? n->cfg.proxy_pass : NULL,
+        .ca_file = ca_file,
+        .timeout_ms = (unsigned)tmo,
+    };
+    snprintf(c->in, sizeof c->in, "%s", url); /* the URL, for the answer */
+    json_decref(req);
+    c->deadline_ms = now_ms + (uint64_t)tmo + CTL_CONN_TIMEOUT_MS;
+    if (c->srv->epfd >= 0) { /* nothing to read while the request runs */
+        struct epoll_event ev = {.events = 0, .data.ptr = &c->ev};
+        epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    }
+    c->fetch = https_start(c->srv->epfd, &hr, fetch_done, c, now_ms);
+    return FETCH_STARTED;
+}
+
 bool ctl_conn_event(struct ctl_conn *c, uint32_t events)
 {
-    (void)events;
     if (!c->in_use)
         return true;
+    if (c->fetch) { /* a fetch under way: only a hang-up matters */
+        if (events & (EPOLLHUP | EPOLLERR)) {
+            conn_close(c);
+            return true;
+        }
+        return false;
+    }
     if (!c->out) {
         bool complete = false, eof = false;
         size_t req_len = 0;
@@ -428,8 +586,13 @@ bool ctl_conn_event(struct ctl_conn *c, uint32_t events)
         }
         if (!complete)
             return false;
-        c->out = ctl_handle_text(c->srv->node, c->in, req_len, time(NULL), dhcpc_now_ms(), &c->out_len);
-        c->out_off = 0;
+        int f = fetch_request(c, req_len, dhcpc_now_ms());
+        if (f == FETCH_STARTED)
+            return false;
+        if (f == FETCH_NO) {
+            c->out = ctl_handle_text(c->srv->node, c->in, req_len, time(NULL), dhcpc_now_ms(), &c->out_len);
+            c->out_off = 0;
+        }
     }
     if (!conn_flush(c))
         return false;

@@ -11,6 +11,10 @@
  *   {"cmd":"show","what":"management-proxy"}
  *   {"cmd":"show","what":"config"}
  *   {"cmd":"show","what":"ha"}
+ *   {"cmd":"show","what":"phone-home"}
+ *   {"cmd":"fetch","url":"https://HOST[:PORT]/PATH","timeout-ms":N,"ca-file":"PATH"}
+ *                                 (timeout-ms 100..120000, default 15000; ca-file default --mist-ca,
+ *                                 else the system store)
  *   {"cmd":"ping"}
  *
  * Every response has "ok" (bool), "router", "node" and, for show, "what". Errors:
@@ -46,6 +50,28 @@
  *
  * "ha" -> "ha": {"enabled":bool,"listen","peer","expect-peer","timeout","instance","seq-sent",
  *    "peer-node","peer-up":bool,"peer-seen-ago-ms","peer-entries":N,"datagrams","dropped"}
+ *
+ * "config" also has, under "management-proxy": "username": U | null, "password-set": bool (the
+ * password itself is never shown).
+ *
+ * "phone-home" -> "phone-home": {"enabled":bool,
+ *    "state":"off"|"waiting-for-proxy"|"attempting"|"backoff"|"ok","url","host","port","ca-file",
+ *    "active-proxy":"A:P"|null, "proxy":"A:P"|null (the attempt under way, else the last one),
+ *    "proxy-user":U|null,"round":N (proxy changes that restarted it),"attempts":N (this round),
+ *    "attempts-total","failures-total","successes","next-retry-in-ms":N|null,"retry-delay-ms":N|null,
+ *    "succeeded-at":ISO|null,
+ *    "last-result": null | {"ok":bool,"class":"ok"|"proxy-refused"|"tls-failed"|...,"message",
+ *       "attempt","proxy","status":N|null,"reason","proxy-status":N|null,"proxy-reason",
+ *       "squid-error","tls-version","peer-subject","peer-issuer","elapsed-ms","at"}}
+ *
+ * "fetch": one GET through the node's active proxy with the node's proxy credentials (https.h);
+ * the answer comes when the request completes (the connection's deadline is extended to the
+ * request's timeout). "ok" is true when an HTTP response came back (whatever its status):
+ *    {"ok":..,"what":"fetch","fetch":{"url","proxy","class","message","proxy-status","proxy-reason",
+ *     "squid-error","tls-version","peer-subject","peer-issuer","status","reason",
+ *     "headers":[[name,value],...],"body-bytes":N,"body":"..."|null,"body-base64":"..." (a body
+ *     that is not UTF-8),"elapsed-ms"}, "error":"CLASS: message" when not ok}
+ * With no active proxy, a bad URL or timeout, the answer is an error at once.
  */
 #ifndef SSR_CTL_H
 #define SSR_CTL_H
@@ -74,6 +100,7 @@ struct ctl_conn {
     char *out;                     /* malloc'd response, NULL until built */
     size_t out_len, out_off;
     uint64_t deadline_ms;
+    struct https_client *fetch;    /* a fetch under way (answered by its callback), or NULL */
 };
 
 struct ctl_server {

@@ -92,6 +92,8 @@ void node_init_from(struct node *n, const struct router_config *cfg, const char 
     n->dhcp_apply = true;
     n->started_at = time(NULL);
     n->started_ms = dhcpc_now_ms();
+    n->epfd = -1;
+    phonehome_init(&n->ph, &n->cfg, &n->active);
 }
 
 int node_load(struct node *n, const struct node_options *opt, char *err, size_t errcap)
@@ -168,6 +170,10 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
         snprintf(err, errcap, "--ha-timeout %u: expected 1..3600 seconds", opt->ha_timeout_s);
         return -1;
     }
+    if (opt->mist_ca && !opt->phone_home_url) {
+        snprintf(err, errcap, "--mist-ca goes with --phone-home-url");
+        return -1;
+    }
 
     node_init_from(n, &cfg, opt->node_name, ob, st.onboarded);
     n->obst = st;
@@ -178,6 +184,8 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
     n->dhcp_apply = opt->dhcp_apply;
     ha_init(&n->ha, n->cfg.router, n->name, opt->ha_timeout_s);
     node_pick_expected_peer(n);
+    if (opt->phone_home_url && phonehome_configure(&n->ph, opt->phone_home_url, opt->mist_ca, err, errcap) < 0)
+        return -1;
     if (opt->ha_listen) {
         n->ha_enabled = true;
         n->ha.listen_sa = sa_l;
@@ -214,15 +222,25 @@ void node_log_summary(const struct node *n)
     char obp[32] = "none";
     if (n->have_onboarding && n->ob.have_proxy)
         addr_fmt(n->ob.proxy_addr, n->ob.proxy_port, obp, sizeof obp);
+    char authq[RCFG_CRED_MAX * 2 + 48] = "none", phq[PH_URL_MAX + 8] = "off";
+    if (n->cfg.have_proxy_user) { /* never the password */
+        char uq[RCFG_CRED_MAX * 2 + 8];
+        snprintf(authq, sizeof authq, "basic proxy_user=%s",
+                 log_quote(uq, sizeof uq, n->cfg.proxy_user, strlen(n->cfg.proxy_user)));
+    }
+    if (n->ph.enabled)
+        log_quote(phq, sizeof phq, n->ph.url, strlen(n->ph.url));
     log_info("node.start",
-             "router=%s node=%s config=\"%s\" management_proxy=%s mode=%s static_proxies=\"%s\" "
+             "router=%s node=%s config=\"%s\" management_proxy=%s mode=%s static_proxies=\"%s\" proxy_auth=%s "
              "dhcp_netifs=\"%s\" onboarding=%s onboarding_mode=%s onboarding_proxy=%s onboarded=%s ha=%s "
-             "ha_listen=%s ha_peer=%s ha_expect_peer=%s ha_timeout=%us ctl=\"%s\" state_dir=\"%s\"",
+             "ha_listen=%s ha_peer=%s ha_expect_peer=%s ha_timeout=%us ctl=\"%s\" state_dir=\"%s\" "
+             "phone_home=%s mist_ca=\"%s\"",
              n->cfg.router, n->name, n->config_path, n->cfg.enabled ? "enabled" : "disabled",
-             mgmt_proxy_mode_name(n->cfg.mode), proxies, netifs, n->have_onboarding ? "present" : "absent",
+             mgmt_proxy_mode_name(n->cfg.mode), proxies, authq, netifs, n->have_onboarding ? "present" : "absent",
              n->have_onboarding ? onboarding_mode_name(n->ob.mode) : "-", obp, n->obst.onboarded ? "true" : "false",
              n->ha_enabled ? "on" : "off", n->ha_enabled ? n->ha_listen : "-", n->ha_enabled ? n->ha_peer : "-",
-             n->ha.expect_peer[0] ? n->ha.expect_peer : "any", n->ha.timeout_s, n->ctl_path, n->state_dir);
+             n->ha.expect_peer[0] ? n->ha.expect_peer : "any", n->ha.timeout_s, n->ctl_path, n->state_dir, phq,
+             n->ph.ca_file[0] ? n->ph.ca_file : "-");
     if (n->have_onboarding) {
         for (size_t i = 0; i < n->ob.n_warnings; i++) {
             char q[ONB_WARN_MAX + 16];
@@ -263,6 +281,7 @@ bool node_reselect(struct node *n, const char *cause)
     n->active = a;
     n->active_since = time(NULL);
     n->changes++;
+    phonehome_proxy_changed(&n->ph, https_now_ms());
     return true;
 }
 
@@ -652,6 +671,10 @@ void node_tick(struct node *n, uint64_t now_ms, time_t now)
     if (k)
         node_reselect(n, "lease.expired");
 
+    /* HTTPS timeouts, then phone-home retries. */
+    https_tick(now_ms);
+    phonehome_tick(&n->ph, now_ms);
+
     /* HA: changes at once, otherwise a heartbeat every second. */
     if (n->ha.fd >= 0 && (n->local_dirty || ha_send_due(&n->ha, now_ms))) {
         struct ha_entry ents[HA_MAX_ENTRIES];
@@ -674,13 +697,27 @@ int node_next_timeout_ms(const struct node *n, uint64_t now_ms)
     int64_t h = ha_next_timeout_ms(&n->ha, now_ms);
     if (h >= 0 && h < t)
         t = h;
+    int hs = https_next_timeout_ms(now_ms);
+    if (hs >= 0 && hs < t)
+        t = hs;
+    int ph = phonehome_next_timeout_ms(&n->ph, now_ms);
+    if (ph >= 0 && ph < t)
+        t = ph;
     if (n->local_dirty && n->ha.fd >= 0)
         t = 0;
     return (int)t;
 }
 
+void node_start_phonehome(struct node *n, int epfd, uint64_t now_ms)
+{
+    n->epfd = epfd;
+    phonehome_start(&n->ph, epfd, now_ms);
+}
+
 void node_stop(struct node *n)
 {
+    phonehome_stop(&n->ph);
+    https_shutdown();
     for (size_t i = 0; i < n->n_netifs; i++) {
         dhcpc_io_close(n->netifs[i].io, false);
         n->netifs[i].io = NULL;

@@ -6,7 +6,9 @@
  * node_reselect(), which recomputes the active proxy with proxysel_select() and logs
  *   event=proxy.selected   (the first selection after start)
  *   event=proxy.changed    old=A:P|none new=A:P|none source=... origin=... cause=...
- * Local changes are sent to the HA peer at once (and every second as a heartbeat).
+ * Local changes are sent to the HA peer at once (and every second as a heartbeat). A change also
+ * restarts phone-home (phonehome.h) through the new proxy; HTTPS requests already under way keep
+ * the proxy they started with, new ones use the new one (https.h).
  *
  * Clocks: the DHCP client and HA use CLOCK_MONOTONIC milliseconds (dhcpc_now_ms()); the learned
  * table uses wall-clock seconds (time()) for learned_at/expires_at, as shown to the operator.
@@ -28,6 +30,7 @@
 #include "dhcpc_io.h"
 #include "ha.h"
 #include "onboarding.h"
+#include "phonehome.h"
 #include "proxysel.h"
 
 /* An epoll registration: data.ptr of the event points to one of these. */
@@ -58,6 +61,8 @@ struct node_options {
     const char *ha_peer;
     unsigned ha_timeout_s;         /* 0 = HA_DEFAULT_TIMEOUT_S */
     bool dhcp_apply;               /* configure address/route on bound (default true) */
+    const char *phone_home_url;    /* --phone-home-url: NULL = phone-home off */
+    const char *mist_ca;           /* --mist-ca: the Mist root CA; NULL = system store */
 };
 
 struct node {
@@ -91,6 +96,9 @@ struct node {
     bool dhcp_apply;
     time_t started_at;
     uint64_t started_ms;
+
+    struct phonehome ph;              /* phone-home through the active proxy (phonehome.h) */
+    int epfd;                         /* the event loop's, -1 until started (unit tests) */
 };
 
 /* Load and check everything named in *opt (config, onboarding.json, persisted state, node name,
@@ -110,7 +118,10 @@ int node_start_ha(struct node *n, int epfd);
 /* Open a DHCP client on each `dhcp v4` network-interface, register it in epfd and start it.
  * Returns 0 or -errno of the first failure (logged with the interface). */
 int node_start_dhcp(struct node *n, int epfd, uint64_t now_ms);
-/* Stop the DHCP clients (no RELEASE: addresses stay, like dhclient on exit) and close HA. */
+/* Start phone-home (when --phone-home-url was given): requests go through the active proxy and
+ * are registered in epfd; every later change of the active proxy restarts it. */
+void node_start_phonehome(struct node *n, int epfd, uint64_t now_ms);
+/* Stop the DHCP clients (no RELEASE: addresses stay, like dhclient on exit), phone-home, and close HA. */
 void node_stop(struct node *n);
 
 /* ---- events (also the seams the unit tests use) ---- */

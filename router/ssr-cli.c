@@ -2,10 +2,16 @@
  *
  *   ssr-cli [--ctl PATH | --node NAME] [--json] show dhcp learned-proxies
  *   ssr-cli [--ctl PATH | --node NAME] [--json] show management-proxy
- *   ssr-cli [--ctl PATH | --node NAME] [--json] show config | show ha
+ *   ssr-cli [--ctl PATH | --node NAME] [--json] show config | show ha | show phone-home
  *   ssr-cli [--ctl PATH | --node NAME] wait management-proxy [--active A:P | --none] [--timeout SEC]
+ *   ssr-cli [--ctl PATH | --node NAME] [--json] fetch https://HOST[:PORT]/PATH [--timeout SEC] [--ca FILE]
  *
- * Exit: 0 ok; 1 daemon not running, error answer, or `wait` timed out; 2 bad arguments.
+ * `fetch`: the node performs one GET through its active management proxy (with its proxy
+ * credentials) and the answer is printed: status line, proxy and TLS peer on stderr, the body on
+ * stdout. Default timeout 15 s; default CA: the node's --mist-ca, else the system store.
+ *
+ * Exit: 0 ok (fetch: an HTTP response came back, whatever its status); 1 daemon not running,
+ * error answer, fetch failed, or `wait` timed out; 2 bad arguments.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,7 +33,9 @@
 
 #define USAGE                                                                                               \
     "usage: ssr-cli [--ctl PATH | --node NAME] [--json] show dhcp learned-proxies | management-proxy | config | ha\n" \
-    "       ssr-cli [--ctl PATH | --node NAME] wait management-proxy [--active A:P | --none] [--timeout SEC]\n"
+    "                                                   | phone-home\n"                                        \
+    "       ssr-cli [--ctl PATH | --node NAME] wait management-proxy [--active A:P | --none] [--timeout SEC]\n"  \
+    "       ssr-cli [--ctl PATH | --node NAME] [--json] fetch https://HOST[:PORT]/PATH [--timeout SEC] [--ca FILE]\n"
 
 #define CLI_IO_TIMEOUT_MS 3000
 #define CLI_MAX_RESPONSE (1024 * 1024)
@@ -56,7 +64,15 @@ static uint64_t mono_ms(void)
 }
 
 /* One request/response exchange. On REQ_NOT_RUNNING/REQ_ERROR, msg holds one line. */
+static int ctl_request_t(const char *path, const char *req, json_t **resp, char *msg, size_t cap, unsigned io_ms);
+
 static int ctl_request(const char *path, const char *req, json_t **resp, char *msg, size_t cap)
+{
+    return ctl_request_t(path, req, resp, msg, cap, CLI_IO_TIMEOUT_MS);
+}
+
+/* Same with an answer deadline of io_ms (fetch waits for the node's request). */
+static int ctl_request_t(const char *path, const char *req, json_t **resp, char *msg, size_t cap, unsigned io_ms)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     *resp = NULL;
@@ -93,12 +109,12 @@ static int ctl_request(const char *path, const char *req, json_t **resp, char *m
 
     size_t len = 0, capb = 4096;
     char *buf = malloc(capb);
-    uint64_t deadline = mono_ms() + CLI_IO_TIMEOUT_MS;
+    uint64_t deadline = mono_ms() + io_ms;
     int rc = REQ_OK;
     for (;;) {
         uint64_t now = mono_ms();
         if (now >= deadline) {
-            snprintf(msg, cap, "no answer from ssr-node on %s within %d ms", path, CLI_IO_TIMEOUT_MS);
+            snprintf(msg, cap, "no answer from ssr-node on %s within %u ms", path, io_ms);
             rc = REQ_ERROR;
             break;
         }
@@ -258,6 +274,9 @@ static void print_config(const json_t *resp)
            jstr(resp, "node", "?"));
     printf("  management-proxy: %s, mode %s\n", json_is_true(json_object_get(mp, "enabled")) ? "enabled" : "disabled",
            jstr(mp, "mode", "?"));
+    if (json_is_string(json_object_get(mp, "username")))
+        printf("    username %s, password %s\n", jstr(mp, "username", "?"),
+               json_is_true(json_object_get(mp, "password-set")) ? "(set)" : "(none)");
     json_t *px = json_object_get(mp, "proxies");
     for (size_t i = 0; i < json_array_size(px); i++) {
         json_t *p = json_array_get(px, i);
@@ -307,6 +326,67 @@ static void print_ha(const json_t *resp)
            (long long)json_integer_value(json_object_get(h, "datagrams")),
            (long long)json_integer_value(json_object_get(h, "dropped")),
            (long long)json_integer_value(json_object_get(h, "seq-sent")));
+}
+
+static void print_phonehome(const json_t *resp)
+{
+    json_t *p = json_object_get(resp, "phone-home");
+    if (!json_is_true(json_object_get(p, "enabled"))) {
+        printf("phone-home: off (node %s; start ssr-node with --phone-home-url)\n", jstr(resp, "node", "?"));
+        return;
+    }
+    json_t *next = json_object_get(p, "next-retry-in-ms");
+    printf("phone-home (router %s node %s)\n", jstr(resp, "router", "?"), jstr(resp, "node", "?"));
+    printf("  url:       %s\n", jstr(p, "url", "-"));
+    printf("  state:     %s\n", jstr(p, "state", "?"));
+    printf("  proxy:     %s (active %s%s%s)\n", jstr(p, "proxy", "-"), jstr(p, "active-proxy", "none"),
+           json_is_string(json_object_get(p, "proxy-user")) ? ", user " : "", jstr(p, "proxy-user", ""));
+    printf("  CA:        %s\n", jstr(p, "ca-file", "system store"));
+    printf("  attempts:  %lld this round, %lld in all, %lld failed, %lld succeeded\n",
+           (long long)json_integer_value(json_object_get(p, "attempts")),
+           (long long)json_integer_value(json_object_get(p, "attempts-total")),
+           (long long)json_integer_value(json_object_get(p, "failures-total")),
+           (long long)json_integer_value(json_object_get(p, "successes")));
+    json_t *l = json_object_get(p, "last-result");
+    if (json_is_object(l)) {
+        json_t *st = json_object_get(l, "status"), *ps = json_object_get(l, "proxy-status");
+        if (json_is_true(json_object_get(l, "ok")))
+            printf("  last:      ok, HTTP %lld %s via %s in %lld ms, peer %s\n", (long long)json_integer_value(st),
+                   jstr(l, "reason", ""), jstr(l, "proxy", "-"),
+                   (long long)json_integer_value(json_object_get(l, "elapsed-ms")), jstr(l, "peer-subject", "-"));
+        else
+            printf("  last:      %s: %s\n", jstr(l, "class", "?"), jstr(l, "message", "-"));
+        if (json_is_integer(ps) && json_integer_value(ps) != 200)
+            printf("  proxy said: %lld %s%s%s\n", (long long)json_integer_value(ps), jstr(l, "proxy-reason", ""),
+                   json_is_string(json_object_get(l, "squid-error")) ? ", X-Squid-Error " : "",
+                   jstr(l, "squid-error", ""));
+        printf("  at:        %s (attempt %lld)\n", jstr(l, "at", "-"),
+               (long long)json_integer_value(json_object_get(l, "attempt")));
+    }
+    if (json_is_integer(next))
+        printf("  next retry in %lld ms\n", (long long)json_integer_value(next));
+}
+
+/* `fetch`: the answer's status and peer on stderr, the body on stdout. */
+static int print_fetch(const json_t *resp)
+{
+    json_t *f = json_object_get(resp, "fetch");
+    if (!json_is_true(json_object_get(resp, "ok"))) {
+        fprintf(stderr, "ssr-cli: fetch %s via proxy %s failed: %s\n", jstr(f, "url", "?"), jstr(f, "proxy", "?"),
+                jstr(resp, "error", "error"));
+        return 1;
+    }
+    fprintf(stderr, "HTTP %lld %s (via proxy %s, %s, peer %s, %lld ms)\n",
+            (long long)json_integer_value(json_object_get(f, "status")), jstr(f, "reason", ""), jstr(f, "proxy", "?"),
+            jstr(f, "tls-version", "?"), jstr(f, "peer-subject", "?"),
+            (long long)json_integer_value(json_object_get(f, "elapsed-ms")));
+    json_t *body = json_object_get(f, "body");
+    if (json_is_string(body))
+        fwrite(json_string_value(body), 1, json_string_length(body), stdout);
+    else if (json_is_string(json_object_get(f, "body-base64")))
+        fprintf(stderr, "(binary body of %lld bytes: use --json for its base64)\n",
+                (long long)json_integer_value(json_object_get(f, "body-bytes")));
+    return 0;
 }
 
 /* --ctl, then --node, then $SSR_CTL, then the only socket in CTL_DEFAULT_DIR. */
@@ -427,9 +507,10 @@ int main(int argc, char **argv)
         {"ctl", required_argument, NULL, 'C'},     {"node", required_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'j'},          {"active", required_argument, NULL, 'a'},
         {"none", no_argument, NULL, 'N'},          {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"ca", required_argument, NULL, 'c'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *ctl = NULL, *node = NULL, *want = NULL;
+    const char *ctl = NULL, *node = NULL, *want = NULL, *ca = NULL;
     bool json_out = false, none = false, have_timeout = false;
     unsigned timeout_s = 10;
     int c;
@@ -446,6 +527,7 @@ int main(int argc, char **argv)
             want = optarg;
             break;
         case 'N': none = true; break;
+        case 'c': ca = optarg; break;
         case 't': {
             char *end;
             errno = 0;
@@ -467,13 +549,13 @@ int main(int argc, char **argv)
     if (ctl && node)
         return usage("%s", "--ctl and --node are exclusive");
 
-    const char *what = NULL;
+    const char *what = NULL, *fetch_url = NULL;
     bool is_wait = false;
     if (strcmp(args[0], "show") == 0) {
         if (nargs == 3 && strcmp(args[1], "dhcp") == 0 && strcmp(args[2], "learned-proxies") == 0)
             what = "dhcp learned-proxies";
         else if (nargs == 2 && (strcmp(args[1], "management-proxy") == 0 || strcmp(args[1], "config") == 0 ||
-                                strcmp(args[1], "ha") == 0))
+                                strcmp(args[1], "ha") == 0 || strcmp(args[1], "phone-home") == 0))
             what = args[1];
         else
             return usage("%s", "unknown show command");
@@ -481,11 +563,17 @@ int main(int argc, char **argv)
         if (nargs != 2 || strcmp(args[1], "management-proxy") != 0)
             return usage("%s", "expected: wait management-proxy");
         is_wait = true;
+    } else if (strcmp(args[0], "fetch") == 0) {
+        if (nargs != 2)
+            return usage("%s", "expected: fetch https://HOST[:PORT]/PATH");
+        fetch_url = args[1];
     } else {
         return usage("unknown command \"%s\"", args[0]);
     }
-    if (!is_wait && (want || none || have_timeout))
-        return usage("%s", "--active, --none and --timeout go with wait");
+    if (!is_wait && (want || none || (have_timeout && !fetch_url)))
+        return usage("%s", "--active and --none go with wait, --timeout with wait and fetch");
+    if (ca && !fetch_url)
+        return usage("%s", "--ca goes with fetch");
     if (want && none)
         return usage("%s", "--active and --none are exclusive");
 
@@ -495,6 +583,39 @@ int main(int argc, char **argv)
         return pr;
     if (is_wait)
         return do_wait(path, want, none, timeout_s, json_out);
+    if (fetch_url) {
+        unsigned t_ms = (have_timeout ? timeout_s : 15) * 1000u;
+        if (t_ms > 120000)
+            return usage("%s", "fetch --timeout: at most 120 seconds");
+        json_t *freq = json_pack("{s:s, s:s, s:i}", "cmd", "fetch", "url", fetch_url, "timeout-ms", (int)t_ms);
+        if (!freq)
+            return usage("%s", "the URL is not valid UTF-8");
+        if (ca)
+            json_object_set_new(freq, "ca-file", json_string(ca));
+        char *fs = json_dumps(freq, JSON_COMPACT);
+        json_decref(freq);
+        json_t *fresp;
+        char fmsg[512];
+        int frc = ctl_request_t(path, fs, &fresp, fmsg, sizeof fmsg, t_ms + 5000);
+        free(fs);
+        if (frc != REQ_OK) {
+            fprintf(stderr, "%s%s\n", frc == REQ_NOT_RUNNING ? "" : "ssr-cli: ", fmsg);
+            return 1;
+        }
+        int rc;
+        if (json_out) {
+            json_dumpf(fresp, stdout, JSON_INDENT(2));
+            putchar('\n');
+            rc = json_is_true(json_object_get(fresp, "ok")) ? 0 : 1;
+        } else if (!json_is_object(json_object_get(fresp, "fetch"))) {
+            fprintf(stderr, "ssr-cli: ssr-node answered: %s\n", jstr(fresp, "error", "error"));
+            rc = 1;
+        } else {
+            rc = print_fetch(fresp);
+        }
+        json_decref(fresp);
+        return rc;
+    }
 
     json_t *req = json_pack("{s:s, s:s}", "cmd", "show", "what", what);
     char *reqs = json_dumps(req, JSON_COMPACT);
@@ -521,6 +642,8 @@ int main(int argc, char **argv)
         print_mgmt(resp);
     else if (strcmp(what, "config") == 0)
         print_config(resp);
+    else if (strcmp(what, "phone-home") == 0)
+        print_phonehome(resp);
     else
         print_ha(resp);
     json_decref(resp);

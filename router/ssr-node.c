@@ -1,5 +1,6 @@
 /* ssr-node: the router node daemon (DHCP clients, management-proxy selection, HA sync, control
- * socket). One epoll loop, no threads. See node.h, ha.h and ctl.h. */
+ * socket, phone-home through the proxy). One epoll loop, no threads. See node.h, ha.h, ctl.h,
+ * https.h and phonehome.h. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -19,7 +20,7 @@
 #define USAGE                                                                                                  \
     "usage: ssr-node --config FILE --node NAME [--onboarding FILE] [--state-dir DIR] [--ctl PATH]\n"           \
     "                [--ha-listen IP:PORT --ha-peer IP:PORT] [--ha-timeout SEC] [--no-apply]\n"               \
-    "                [--log-level debug|info]\n"
+    "                [--phone-home-url https://HOST[:PORT]/PATH [--mist-ca FILE]] [--log-level debug|info]\n"
 
 static struct node the_node;
 static struct ctl_server the_ctl;
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
         {"ctl", required_argument, NULL, 'C'},        {"ha-listen", required_argument, NULL, 'L'},
         {"ha-peer", required_argument, NULL, 'P'},    {"ha-timeout", required_argument, NULL, 'T'},
         {"log-level", required_argument, NULL, 'l'},  {"no-apply", no_argument, NULL, 'A'},
+        {"phone-home-url", required_argument, NULL, 'U'}, {"mist-ca", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     struct node_options opt = {.dhcp_apply = true};
@@ -95,6 +97,8 @@ int main(int argc, char **argv)
         case 'L': opt.ha_listen = optarg; break;
         case 'P': opt.ha_peer = optarg; break;
         case 'A': opt.dhcp_apply = false; break;
+        case 'U': opt.phone_home_url = optarg; break;
+        case 'M': opt.mist_ca = optarg; break;
         case 'T':
             if (parse_uint(optarg, 1, 3600, &opt.ha_timeout_s) < 0)
                 return usage_error("--ha-timeout \"%s\": expected 1..3600 seconds", optarg);
@@ -159,7 +163,9 @@ int main(int argc, char **argv)
         ctl_close(&the_ctl);
         return 1;
     }
-    log_info("node.ready", "ctl=\"%s\" dhcp_clients=%zu ha=%s", ctl_path, n->n_netifs, n->ha_enabled ? "on" : "off");
+    node_start_phonehome(n, epfd, dhcpc_now_ms());
+    log_info("node.ready", "ctl=\"%s\" dhcp_clients=%zu ha=%s phone_home=%s", ctl_path, n->n_netifs,
+             n->ha_enabled ? "on" : "off", n->ph.enabled ? "on" : "off");
     daemon_ready();
 
     while (!sig.stop_signal) {

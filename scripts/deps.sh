@@ -9,7 +9,7 @@ PKGS=(
   # libraries
   libcunit1-dev libjansson-dev libssl-dev libmicrohttpd-dev libmnl-dev libcyaml-dev libyaml-dev
   # lab plumbing and real peers for interoperability tests
-  iproute2 tcpdump tshark dnsmasq-base isc-dhcp-client busybox curl jq kea-admin
+  iproute2 tcpdump tshark dnsmasq-base isc-dhcp-client busybox curl jq kea-admin squid
 )
 
 missing=()
