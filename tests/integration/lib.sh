@@ -11,6 +11,7 @@ ZL_PREFIX=${ZL_PREFIX:-zl$$}
 ZL_TMP=$(mktemp -d "/tmp/${ZL_PREFIX}.XXXXXX")
 ZL_NS=()
 ZL_PIDS=()
+ZL_ETC=()
 ZL_TEST=$(basename "$0" .sh)
 
 zl_log() { printf '[%s] %s\n' "$ZL_TEST" "$*" >&2; }
@@ -56,6 +57,9 @@ zl_cleanup() {
     for ns in "${ZL_NS[@]}"; do
         ip netns del "$ns" 2>/dev/null || true
     done
+    for ns in "${ZL_ETC[@]}"; do
+        rm -rf "$ns"
+    done
     if [ "$rc" -eq 0 ] && [ -z "${ZL_KEEP:-}" ]; then rm -rf "$ZL_TMP"; else zl_log "artifacts kept in $ZL_TMP"; fi
     exit "$rc"
 }
@@ -71,6 +75,18 @@ zl_ns() {
 }
 zl_nsname() { printf '%s-%s' "$ZL_PREFIX" "$1"; }
 zl_in() { local ns; ns=$(zl_nsname "$1"); shift; ip netns exec "$ns" "$@"; }
+
+# zl_hosts NS "ADDR NAME..."...: a hosts file for namespace NS (localhost plus the given lines) and a
+# resolv.conf pointing at the namespace's own loopback (unknown names fail at once, no DNS leaves the
+# namespace). `ip netns exec` (zl_in, zl_start) bind-mounts /etc/netns/$ZL_PREFIX-NS/* over /etc, so the
+# system resolver of every process started in NS sees them. Removed by the cleanup.
+zl_hosts() {
+    local dir; dir="/etc/netns/$(zl_nsname "$1")"; shift
+    mkdir -p "$dir"
+    ZL_ETC+=("$dir")
+    { printf '127.0.0.1 localhost\n::1 localhost\n'; printf '%s\n' "$@"; } >"$dir/hosts"
+    printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$dir/resolv.conf"
+}
 
 # zl_link NS1 IF1 NS2 IF2 [MAC1]: veth pair between two namespaces, both ends up.
 zl_link() {
