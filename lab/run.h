@@ -1,0 +1,61 @@
+/* One scenario run: topology, processes, captures, steps, expectations, artifacts, teardown.
+ *
+ *   1. artifacts: ARTIFACTS/NAME/ is emptied and gets logs/, pcap/, one dir per host
+ *   2. topology (topo.h): a namespace per host and per bridge segment ("s-SEG", bridge br0),
+ *      veths, addresses, routes, forwarding, a hosts file per namespace mapping the Mist names
+ *      to the https-server and every host's name to its first address
+ *   3. one tcpdump per segment (pcap/SEG.pcap), listening before anything else starts
+ *   4. a lab CA and one certificate per https-server (openssl CLI), in ARTIFACTS/NAME/pki
+ *   5. components, each waited for (proc.h): DHCP servers, proxies, https-servers, one swtpm per
+ *      router node (answering TPM2_Startup), then the router nodes (ssr-node, ZTP_READY_FD)
+ *   6. steps in order (actions, then expectations polled until they hold or the timeout); the
+ *      live timeline of each router node follows its log (event=... lines)
+ *   7. teardown: router nodes, other components, swtpms, captures (SIGTERM, then SIGKILL), then
+ *      every namespace (topo_destroy); summary.json and junit.xml are written last
+ * On Ctrl-C (the cancel flag) every wait ends at once and the teardown runs.
+ *
+ * Sockets (control sockets, swtpm) live in TOPO_RUN_DIR/RUNID.d/ (short paths; removed at the end).
+ */
+#ifndef LAB_RUN_H
+#define LAB_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "report.h"
+#include "scenario.h"
+
+#define LAB_VERSION "0.1.0"
+
+enum run_result { RUN_PASS = 0, RUN_FAIL = 1, RUN_ERROR = 3, RUN_SKIPPED = 77, RUN_INTERRUPTED = 130 };
+
+struct run_opts {
+    const char *bin_dir;          /* where ssr-node, mock-dhcpd, mock-proxy are */
+    const char *artifacts_root;   /* the scenario's artifacts go to ROOT/NAME */
+    bool keep;                    /* leave topology and processes up (lab up, --keep) */
+    bool verbose;                 /* the live timeline shows every event of the router nodes */
+    const char *prefix;           /* put before every output line ("[learned] " with --jobs), or NULL */
+    FILE *out;                    /* live output; NULL = silent */
+    volatile sig_atomic_t *cancel;
+    const char *mode;             /* "root" or "userns" (summary.json) */
+};
+
+/* Run one scenario. Fills rep (report_clear() it after). Returns RUN_PASS, RUN_FAIL (an
+ * expectation did not hold), RUN_ERROR (the lab could not set it up: rep->error says why) or
+ * RUN_SKIPPED (it cannot run in this mode, e.g. squid in an unprivileged lab: rep->error says why) or
+ * RUN_INTERRUPTED. */
+enum run_result run_scenario(const struct scenario *s, const struct run_opts *o, struct rep_run *rep);
+
+/* The directory of a run's sockets and its lab.json (for lab exec/down): TOPO_RUN_DIR/RUNID.d */
+void run_sockdir(const char *runid, char *dst, size_t cap);
+
+/* Kill the processes left in the namespaces of run `runid` (its /run/netns/RUNID-* entries), then
+ * remove its sockets dir. Used by `lab down` and by `lab clean` for dead runs. Returns how many
+ * processes were signalled. */
+int run_kill_leftovers(const char *runid);
+
+/* Remove a directory tree (artifacts of a previous run). 0 or -errno. */
+int run_rmtree(const char *path);
+
+#endif

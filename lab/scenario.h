@@ -1,0 +1,288 @@
+/* Scenario files: scenarios/NAME.yaml, parsed into a struct scenario.
+ *
+ * PARSER
+ *   libyaml's document loader builds the node tree (every node keeps its line); a table-driven
+ *   schema in scenario.c walks it. libcyaml was tried first: its errors name the enclosing mapping's
+ *   line for an unknown key and its output keeps no positions, so the semantic checks (an unknown
+ *   segment, an address outside the lab's range, an HA peer that is not a router node) could not
+ *   name a line. Every error is ONE line:
+ *       scenarios/learned.yaml:14: hosts.r1a.interfaces[0].segment: unknown segment "mpls-x"
+ *   i.e. FILE:LINE: FIELD: what is wrong. Unknown keys, duplicate keys, wrong types and missing
+ *   required fields are errors; nothing is silently ignored.
+ *
+ * THE FORMAT (a complete example: scenarios/learned.yaml; every key: scenarios/README.md)
+ *   name: learned                  # must equal the file name without .yaml
+ *   description: one line for `lab list`
+ *   timeout: 20                    # seconds for the whole run (default 20)
+ *   segments:                      # a bridge (default) or a point-to-point link
+ *     mpls: {}
+ *     ha: {kind: link}
+ *   hosts:
+ *     NAME:
+ *       kind: ssr-node | dhcp-server | proxy | https-server
+ *       impl: mock (default) | dnsmasq | kea (dhcp-server) | squid | tinyproxy (proxy) | openssl (https-server)
+ *       interfaces: [{name: eth0, segment: mpls, address: 198.18.1.1/24, mac: .., dhcp: true}]
+ *       routes: [{to: 198.18.2.0/24, via: 198.18.1.1}]
+ *       forwarding: true           # route between its interfaces (an MPLS PE)
+ *       ... kind-specific keys (router/node/config/onboarding/ha, pools, proxy, https), see README
+ *   steps:                         # optional, in order: actions then expectations
+ *     - name: r1b goes away
+ *       stop: r1b
+ *       expect: {r1a: {active-proxy: 198.18.1.11:3128}}
+ *   expect:                        # the final state (the last step)
+ *     r1a: {active-proxy: 198.18.1.8:3128, proxy-source: learned, phone-home: ok}
+ *     proxy1: {carried: [r1a]}
+ *
+ * Everything is allocated in the scenario's arena: scenario_free() releases it all.
+ */
+#ifndef LAB_SCENARIO_H
+#define LAB_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SCN_DEFAULT_TIMEOUT 20.0
+#define SCN_DEFAULT_ROUTER "R1"
+#define SCN_DEFAULT_PROXY_PORT 3128
+#define SCN_DEFAULT_HTTPS_PORT 443
+#define SCN_DEFAULT_LEASE 6000
+#define SCN_DEFAULT_VENDOR_CLASS "JuniperSSR"
+#define SCN_MIST_NAME "ep-terminator.mistsys.net"
+#define SCN_HA_PORT 12931
+
+enum scn_seg_kind { SCN_SEG_BRIDGE, SCN_SEG_LINK };
+
+enum scn_kind { SCN_SSR_NODE, SCN_DHCP_SERVER, SCN_PROXY, SCN_HTTPS_SERVER, SCN_KIND_COUNT };
+
+enum scn_impl {
+    SCN_IMPL_MOCK,
+    SCN_IMPL_DNSMASQ,
+    SCN_IMPL_KEA,
+    SCN_IMPL_SQUID,
+    SCN_IMPL_TINYPROXY,
+    SCN_IMPL_OPENSSL,
+    SCN_IMPL_COUNT
+};
+
+const char *scn_kind_name(enum scn_kind k);
+const char *scn_impl_name(enum scn_impl i);
+
+struct scn_segment {
+    const char *name;
+    enum scn_seg_kind kind;
+    unsigned n_attached;          /* interfaces on it (filled by the checks) */
+    int line;
+};
+
+struct scn_iface {
+    const char *name;             /* interface name inside the host */
+    const char *segment;
+    const char *address;          /* "a.b.c.d/len" or NULL */
+    const char *mac;              /* or NULL (random) */
+    bool dhcp;                    /* router interface addressed by its DHCP client */
+    bool down;                    /* starts with its link down (link: down); a step's link-up raises it */
+    int line;
+};
+
+struct scn_route {
+    const char *to;               /* "default" or CIDR */
+    const char *via;              /* gateway or NULL */
+    const char *dev;              /* interface or NULL */
+    int line;
+};
+
+struct scn_pool {
+    const char *interface;        /* the server's interface the pool serves */
+    const char *range;            /* "A-B" */
+    const char *gateway;          /* Option 3; NULL = the server's address; "none" = no Option 3 */
+    unsigned lease_time;
+    unsigned t1, t2;              /* 0 = not sent */
+    const char *proxy;            /* Option 43 sub-option 128 value sent verbatim, NULL = none */
+    const char *vendor_class;
+    bool option43_end;
+    /* derived by the checks */
+    const char *server;           /* the interface's address, without /len */
+    const char *netmask;          /* dotted */
+    const char *subnet;           /* "a.b.c.0/len" */
+    int line;
+};
+
+struct scn_user {
+    const char *name;
+    const char *password;         /* a secret: never in any log (checked) */
+};
+
+/* A fault switch of mock-proxy ("refuse_all": "403", "delay_200_ms": 500 ...). */
+struct scn_kv {
+    const char *key;
+    const char *value;
+    bool quoted;                  /* written quoted in the file: always a string */
+};
+
+struct scn_proxy {
+    unsigned port;
+    const char **allow;           /* client CIDRs allowed (default: 198.18.0.0/15) */
+    size_t n_allow;
+    const char **deny;            /* destination host names refused with 403 */
+    size_t n_deny;
+    struct scn_user *users;       /* non-empty: Basic authentication required */
+    size_t n_users;
+    struct scn_kv *faults;        /* mock-proxy fault switches at start */
+    size_t n_faults;
+};
+
+struct scn_https {
+    unsigned port;
+    const char **names;           /* names in its certificate and in the hosts files (default: the Mist names) */
+    size_t n_names;
+};
+
+struct scn_node {
+    const char *router;           /* default R1 */
+    const char *node;             /* default: the host name */
+    const char *config;           /* config lines, without or with "config authority router R" */
+    const char *onboarding;       /* onboarding.json text, or NULL */
+    const char *ha_peer;          /* host name of the other node, or NULL */
+    const char *ha_interface;     /* the interface towards the peer */
+    unsigned ha_timeout;          /* seconds; 0 = ssr-node's default */
+    const char *proxy_user;       /* management-proxy credentials (proxy-auth), or NULL */
+    const char *proxy_password;
+    const char **args;            /* extra ssr-node arguments */
+    size_t n_args;
+};
+
+struct scn_host {
+    const char *name;
+    enum scn_kind kind;
+    enum scn_impl impl;
+    bool impl_given;              /* impl written in the file (else the kind's default) */
+    struct scn_iface *ifs;
+    size_t n_ifs;
+    struct scn_route *routes;
+    size_t n_routes;
+    bool forwarding;
+    struct scn_pool *pools;       /* dhcp-server */
+    size_t n_pools;
+    struct scn_proxy proxy;       /* proxy */
+    struct scn_https https;       /* https-server */
+    struct scn_node node;         /* ssr-node */
+    int line;
+};
+
+/* A learned-proxies row as the scenario states it; unset fields are not compared. */
+struct scn_lp_row {
+    const char *node;
+    const char *interface;        /* network-interface */
+    const char *proxy;            /* "A:P" or "none" */
+    const char *lease;            /* lease-state */
+    int selected;                 /* -1 unset, 0, 1 */
+    int discovery;                /* -1 unset, 0, 1 */
+    int line;
+};
+
+enum scn_exp_kind {
+    EXP_ACTIVE_PROXY,     /* ssr-node: "A:P" or "none" */
+    EXP_PROXY_SOURCE,     /* ssr-node: learned | config-static | onboarding-json | none */
+    EXP_LEARNED_FROM,     /* ssr-node: "NETIF" or "NODE/NETIF" */
+    EXP_LEARNED_PROXIES,  /* ssr-node: rows, in ssr-cli's order */
+    EXP_PHONE_HOME,       /* ssr-node: ok | failed */
+    EXP_FAILURE_REASON,   /* ssr-node: substring of the reason (phone-home error or no-proxy reason) */
+    EXP_INTERNET_DIRECT,  /* ssr-node: blocked */
+    EXP_TPM,              /* ssr-node: answers (its swtpm runs and answers TPM2_Startup) */
+    EXP_LOGGED,           /* any host: each regex matches a line of logs/HOST.log */
+    EXP_NOT_LOGGED,       /* any host: no regex matches */
+    EXP_CARRIED,          /* proxy: exactly these nodes had CONNECTs to the Mist name tunnelled */
+    EXP_DENIED,           /* proxy: these nodes were refused (4xx) */
+    EXP_DECODED,          /* segment: each regex matches a line of `tcpdump -r pcap/SEG.pcap -n -vvv` */
+    EXP_NO_SECRETS,       /* scenario-wide, added automatically: no secret in any log */
+    EXP_KIND_COUNT
+};
+
+const char *scn_exp_name(enum scn_exp_kind k);
+
+struct scn_expect {
+    enum scn_exp_kind kind;
+    const char *host;             /* the host, or the segment (decoded); NULL for scenario-wide */
+    const char *value;            /* scalar expectations */
+    const char **list;            /* logged / not-logged / carried / denied */
+    size_t n_list;
+    struct scn_lp_row *rows;      /* learned-proxies */
+    size_t n_rows;
+    int line;
+};
+
+enum scn_action_kind {
+    ACT_STOP,             /* stop a host's process (SIGTERM) */
+    ACT_START,            /* start a stopped host again */
+    ACT_SET_PROXY,        /* dhcp-server: change a pool's Option 43 value and reload */
+    ACT_LINK_DOWN,        /* host interface down */
+    ACT_LINK_UP,
+    ACT_PROXY_FAULT,      /* mock-proxy: set fault switches (config rewritten, SIGHUP) */
+    ACT_WRITE,            /* write a file in the host's artifact dir (e.g. a router's state) */
+    ACT_KIND_COUNT
+};
+
+struct scn_action {
+    enum scn_action_kind kind;
+    const char *host;
+    const char *interface;        /* link-down/up */
+    unsigned pool;                /* set-proxy */
+    const char *value;            /* set-proxy: the new value ("none" = no Option 43); write: the content */
+    const char *file;             /* write: path relative to ARTIFACTS/HOST/ */
+    struct scn_kv *kv;            /* proxy-fault: the switches */
+    size_t n_kv;
+    int line;
+};
+
+struct scn_step {
+    const char *name;
+    double at;                    /* seconds after the start of the run; <0 = as soon as the previous step held */
+    struct scn_action *actions;
+    size_t n_actions;
+    struct scn_expect *expects;
+    size_t n_expects;
+    int line;
+};
+
+struct scn_arena;
+
+struct scenario {
+    struct scn_arena *arena;
+    const char *file;             /* the path it was read from */
+    const char *name;
+    const char *description;
+    double timeout;
+    struct scn_segment *segments;
+    size_t n_segments;
+    struct scn_host *hosts;
+    size_t n_hosts;
+    struct scn_step *steps;       /* the file's steps, then the final `expect` as the last step */
+    size_t n_steps;
+    const char **secrets;         /* every secret the lab writes (registration codes, passwords) */
+    size_t n_secrets;
+};
+
+/* Parse and check a scenario file. Returns the scenario, or NULL with one line in err
+ * ("FILE:LINE: FIELD: message"). */
+struct scenario *scenario_load(const char *path, char *err, size_t errlen);
+/* Same from a buffer; `file` names it in errors. */
+struct scenario *scenario_parse(const char *file, const char *buf, size_t len, char *err, size_t errlen);
+void scenario_free(struct scenario *s);
+
+const struct scn_host *scenario_host(const struct scenario *s, const char *name);
+const struct scn_segment *scenario_segment(const struct scenario *s, const char *name);
+/* The host interface's address without the prefix length into dst ("" when none). */
+const char *scn_iface_ip(const struct scn_iface *i, char *dst, size_t cap);
+
+/* The scenario files of a directory: name and description of every DIR/ *.yaml, sorted by name.
+ * Files that do not parse are listed with their error as description and ok=false. */
+struct scn_entry {
+    char *name;
+    char *path;
+    char *description;
+    bool ok;
+};
+int scenario_dir_list(const char *dir, struct scn_entry **out, size_t *n);
+void scenario_dir_free(struct scn_entry *e, size_t n);
+
+#endif
