@@ -22,7 +22,7 @@ struct job {
 struct resolver {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct job *todo, **todo_tail;
+    struct job *queue, **queue_tail;
     struct job *done, **done_tail;
     bool stop;
     int efd;
@@ -35,14 +35,14 @@ static void *worker(void *arg)
     struct resolver *r = arg;
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (!r->todo && !r->stop)
+        while (!r->queue && !r->stop)
             pthread_cond_wait(&r->cv, &r->mu);
         if (r->stop)
             break;
-        struct job *j = r->todo;
-        r->todo = j->next;
-        if (!r->todo)
-            r->todo_tail = &r->todo;
+        struct job *j = r->queue;
+        r->queue = j->next;
+        if (!r->queue)
+            r->queue_tail = &r->queue;
         pthread_mutex_unlock(&r->mu);
 
         char port[8];
@@ -74,7 +74,7 @@ struct resolver *resolver_new(unsigned threads)
         return NULL;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    r->todo_tail = &r->todo;
+    r->queue_tail = &r->queue;
     r->done_tail = &r->done;
     r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     r->threads = calloc(threads, sizeof *r->threads);
@@ -116,8 +116,8 @@ int resolver_submit(struct resolver *r, uint64_t cookie, const char *host, uint1
     j->port = port;
     memcpy(j->host, host, n + 1);
     pthread_mutex_lock(&r->mu);
-    *r->todo_tail = j;
-    r->todo_tail = &j->next;
+    *r->queue_tail = j;
+    r->queue_tail = &j->next;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
     return 0;
@@ -175,7 +175,7 @@ void resolver_free(struct resolver *r)
     }
     for (unsigned i = 0; i < r->n_threads; i++)
         pthread_join(r->threads[i], NULL);
-    for (struct job *l = r->todo; l;) {
+    for (struct job *l = r->queue; l;) {
         struct job *nx = l->next;
         free(l);
         l = nx;

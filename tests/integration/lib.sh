@@ -39,13 +39,6 @@ zl_require_cmd() {
 
 zl_cleanup() {
     local rc=$? pid ns
-    if [ -n "${ZL_TIMELINE:-}" ]; then
-        printf '\n== timeline of %s ==\n' "$ZL_TEST"
-        "$(dirname "${BASH_SOURCE[0]}")/timeline.sh" "$ZL_TMP" "${ZL_TIMELINE_FILTER:-.}" | cut -c1-"${COLUMNS:-200}" || true
-        if [ "$rc" -eq 0 ]; then printf '\nRESULT: PASS (%s)\n' "$ZL_TEST"; else printf '\nRESULT: FAIL (%s)\n' "$ZL_TEST"; fi
-        ZL_KEEP=1
-        printf 'logs: %s/*.log  pcaps: %s\n' "$ZL_TMP" "$(cd "$ZL_TMP" && ls *.pcap 2>/dev/null | tr '\n' ' ')"
-    fi
     for pid in "${ZL_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done

@@ -1,5 +1,6 @@
 # Helpers for the router-side integration tests: DHCP segments, mock-dhcpd, ssr-node, captures.
-# Sourced after lib.sh.
+# Sourced after lib.sh. (Topologies of whole scenarios belong in scenarios/*.yaml; these scripts test
+# one component against real peers.)
 
 ZL_ROUTER=${ZL_ROUTER:-R1}
 
@@ -15,13 +16,6 @@ zl_dhcpd() {
     local name=$1 ns=$2
     printf '%s\n' "$3" >"$ZL_TMP/$name.json"
     zl_start "$name" "$ns" "$ZTP_BIN/mock-dhcpd" --config "$ZL_TMP/$name.json" --leases "$ZL_TMP/$name.leases" --host "$name"
-}
-
-# zl_pool IF SERVER PREFIX24 PROXY [extra json]: one pool object for mock-dhcpd on a /24.
-zl_pool() {
-    local ifn=$1 srv=$2 net=$3 proxy=$4 extra=${5:-}
-    printf '{"interface":"%s","server":"%s","range":"%s.100-%s.199","subnet_mask":"255.255.255.0","routers":["%s"],"lease_time":%s,"proxy":"%s"%s}' \
-        "$ifn" "$srv" "$net" "$net" "$srv" "${ZL_LEASE:-6000}" "$proxy" "$extra"
 }
 
 # zl_node NODE NS CONFIG-LINES [ssr-node args...]: write the router config (lines given without
@@ -61,19 +55,4 @@ zl_json() { zl_cli "$1" --json show $2 | jq -r "$3"; }
 zl_assert_eq() {
     [ "$2" = "$3" ] || zl_fail "$1: got '$2', expected '$3'"
     zl_ok "$1 = $3"
-}
-
-# zl_capture NAME NS IF [FILTER]: tcpdump on IF into $ZL_TMP/NAME.pcap (default filter: DHCP),
-# capturing before it returns.
-zl_capture() {
-    local name=$1 ns=$2 ifn=$3 filter=${4:-udp port 67 or udp port 68}
-    zl_start_plain "cap-$name" "$ns" tcpdump -i "$ifn" --immediate-mode -U -n -s 0 -w "$ZL_TMP/$name.pcap" "$filter"
-    zl_wait 5 "tcpdump on $ns/$ifn listening" grep -q 'listening on' "$ZL_TMP/cap-$name.log"
-}
-
-# zl_wait_learned NODE N [TIMEOUT]: wait until NODE lists N learned proxies (local and peer rows with an address).
-zl_wait_learned() {
-    local node=$1 n=$2 t=${3:-10}
-    zl_wait "$t" "$node lists $n learned proxies" bash -c \
-        "'$ZTP_BIN/ssr-cli' --ctl '$ZL_TMP/$node.sock' --json show dhcp learned-proxies | jq -e '[.\"learned-proxies\"[] | select(.address != null)] | length == $n'"
 }
