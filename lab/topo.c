@@ -337,6 +337,10 @@ static struct mnl_socket *nl_open_here(unsigned *portid)
     /* Ask for the kernel's error text and for errors without the echoed request; optional. */
     (void)mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof one);
     (void)mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof one);
+    /* The kernel answers at once; a reply that never comes (seen once, on a dump during teardown)
+     * must not hang the lab, so every receive is bounded. */
+    struct timeval tmo = {.tv_sec = 5};
+    (void)setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
     if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
         int e = errno;
         mnl_socket_close(nl);
@@ -491,6 +495,10 @@ static int nl_talk(struct topo *t, struct nlsock *s, struct nlmsghdr *nlh, struc
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                snprintf(r->ext, sizeof r->ext, "no answer from the kernel within 5 s");
+                return -ETIMEDOUT;
+            }
             return -errno;
         }
         int rc = mnl_cb_run2(buf, (size_t)n, nlh->nlmsg_seq, s->portid, nl_data_cb, r, ctl, NLMSG_MIN_TYPE);
@@ -558,9 +566,12 @@ static struct nlsock *host_sock(struct topo *t, const char *host, char *ns, int 
 
 /* ---- the run record --------------------------------------------------------------------------- */
 
-static unsigned long long proc_start_time(pid_t pid)
+/* State letter and start time (field 22, clock ticks since boot) of a process from /proc/PID/stat;
+ * 0 when it cannot be read. */
+static unsigned long long proc_stat(pid_t pid, char *state)
 {
     char path[64], buf[1024];
+    *state = '?';
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -574,13 +585,15 @@ static unsigned long long proc_start_time(pid_t pid)
     if (!p)
         return 0;
     p++;
-    /* fields after comm: state(3) ... starttime(22) => 20th token after ')' */
+    /* fields after comm: state(3) ... starttime(22) */
     unsigned long long v = 0;
     for (int field = 3; field <= 22; field++) {
         while (*p == ' ')
             p++;
         if (!*p)
             return 0;
+        if (field == 3)
+            *state = *p;
         if (field == 22) {
             v = strtoull(p, NULL, 10);
             break;
@@ -591,17 +604,24 @@ static unsigned long long proc_start_time(pid_t pid)
     return v;
 }
 
+static unsigned long long proc_start_time(pid_t pid)
+{
+    char state;
+    return proc_stat(pid, &state);
+}
+
 static bool pid_alive(pid_t pid, unsigned long long start)
 {
     if (pid <= 0)
         return false;
     if (kill(pid, 0) < 0 && errno != EPERM)
         return false;
-    if (start) {
-        unsigned long long now = proc_start_time(pid);
-        if (now && now != start)
-            return false; /* pid reused by another process */
-    }
+    char state;
+    unsigned long long now = proc_stat(pid, &state);
+    if (state == 'Z' || state == 'X')
+        return false; /* a killed lab not yet reaped by its parent */
+    if (start && now && now != start)
+        return false; /* pid reused by another process */
     return true;
 }
 
