@@ -397,6 +397,8 @@ static void on_dhcp_bound(struct dhcpc_io *io, const struct dhcpc_lease *l, cons
     }
     node_dhcp_bound(nif->node, nif, l->have_vendor_opts ? l->vendor_opts : NULL, l->vendor_opts_len, expires,
                     prev != NULL, now);
+    if (!prev)
+        phonehome_network_changed(&nif->node->ph, https_now_ms());
 }
 
 static void on_dhcp_unbound(struct dhcpc_io *io, const struct dhcpc_lease *l, enum dhcpc_unbound_reason why,

@@ -219,6 +219,16 @@ void phonehome_proxy_changed(struct phonehome *ph, uint64_t now_ms)
     new_round(ph, now_ms, proxy_active(ph) ? "proxy changed" : "no active management proxy");
 }
 
+void phonehome_network_changed(struct phonehome *ph, uint64_t now_ms)
+{
+    if (ph->state == PH_BACKOFF && ph->next_retry_ms > now_ms) {
+        log_info("phonehome.retry_now", "why=\"new DHCP lease\" was_due_in_ms=%llu",
+                 (unsigned long long)(ph->next_retry_ms - now_ms));
+        ph->next_retry_ms = now_ms;
+        phonehome_tick(ph, now_ms);
+    }
+}
+
 void phonehome_tick(struct phonehome *ph, uint64_t now_ms)
 {
     if (ph->state == PH_BACKOFF && now_ms >= ph->next_retry_ms) {

@@ -104,6 +104,10 @@ int phonehome_configure(struct phonehome *ph, const char *url, const char *ca_fi
 void phonehome_start(struct phonehome *ph, int epfd, uint64_t now_ms);
 /* The node's active proxy changed (node_reselect). */
 void phonehome_proxy_changed(struct phonehome *ph, uint64_t now_ms);
+/* The node's own network changed (a new DHCP lease: address and routes applied). A failed attempt
+ * waiting for its retry is retried at once: it may have failed only because there was no route to
+ * the proxy yet (a static proxy configured before any lease). */
+void phonehome_network_changed(struct phonehome *ph, uint64_t now_ms);
 /* Retry when due. */
 void phonehome_tick(struct phonehome *ph, uint64_t now_ms);
 /* Milliseconds until phonehome_tick() must run, or -1. */
