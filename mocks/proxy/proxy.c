@@ -62,9 +62,9 @@ struct dir {
     int src, dst;
     uint8_t *pre;              /* our bytes for dst, sent before anything relayed */
     size_t pre_len, pre_off;
-    int pr, pw;                /* splice mode: the pipe */
+    int pr, pw;                /* the pipe, once this direction splices (-1 before) */
     size_t in_pipe;
-    uint8_t *buf;              /* copy mode */
+    uint8_t *buf;              /* bytes read but not yet written (NULL when none) */
     size_t b_len, b_off;
     bool src_eof, dst_shut;
     uint64_t bytes;            /* relayed bytes delivered to dst */
@@ -102,7 +102,7 @@ struct conn {
     char rtype[64];            /* forwarded response's Content-Type */
     bool sniffed;
     /* relay */
-    bool splice;
+    bool splice;               /* a direction may switch to splice() (CONNECT tunnels) */
     struct dir up, down;
     uint64_t to_client;        /* all bytes written to the client */
     uint64_t taken;            /* relayed bytes read from either side (fault thresholds) */
@@ -138,6 +138,7 @@ struct proxy {
     bool stopping;
     int64_t stop_deadline;
     bool splice_broken;
+    uint8_t scratch[COPY_BUF]; /* every recv/send relay goes through here */
     struct proxy_stats st;
 };
 
@@ -536,24 +537,30 @@ static ssize_t dir_drain(struct proxy *p, struct conn *c, struct dir *d)
     ssize_t moved = 0;
     if (d->pre)
         return 0;
-    if (c->splice) {
+    /* Held bytes first: a direction switches to its pipe only when nothing is held. */
+    while (d->b_off < d->b_len) {
+        ssize_t n = send(d->dst, d->buf + d->b_off, d->b_len - d->b_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            d->b_off += (size_t)n;
+            account(p, c, d, (size_t)n, true);
+            moved += n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return moved;
+        return n < 0 ? -errno : -EPIPE;
+    }
+    if (d->buf) {
+        /* idle tunnels hold no buffer */
+        free(d->buf);
+        d->buf = NULL;
+        d->b_off = d->b_len = 0;
+    }
+    if (d->pr >= 0) {
         while (d->in_pipe > 0) {
             ssize_t n = splice(d->pr, NULL, d->dst, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n > 0) {
                 d->in_pipe -= (size_t)n;
-                account(p, c, d, (size_t)n, true);
-                moved += n;
-                continue;
-            }
-            if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                break;
-            return n < 0 ? -errno : -EPIPE;
-        }
-    } else {
-        while (d->b_off < d->b_len) {
-            ssize_t n = send(d->dst, d->buf + d->b_off, d->b_len - d->b_off, MSG_NOSIGNAL);
-            if (n > 0) {
-                d->b_off += (size_t)n;
                 account(p, c, d, (size_t)n, true);
                 moved += n;
                 continue;
@@ -590,6 +597,21 @@ static void sniff_response(struct conn *c, const uint8_t *b, size_t n)
     }
 }
 
+static int make_pipe(struct dir *d)
+{
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -errno;
+    d->pr = fds[0];
+    d->pw = fds[1];
+    return 0;
+}
+
+/* Read from src. A direction starts with recv() into the shared scratch buffer and send() to dst at
+ * once (what dst does not take is held in d->buf, so an idle tunnel owns no buffer and no pipe); once
+ * a single read fills the scratch buffer the direction is streaming and, in a tunnel, switches to
+ * splice() through a pipe of its own (no copy to user space). The switch happens only when nothing is
+ * held, so bytes stay in order. */
 static ssize_t dir_fill(struct proxy *p, struct conn *c, struct dir *d)
 {
     ssize_t moved = 0;
@@ -599,7 +621,7 @@ static ssize_t dir_fill(struct proxy *p, struct conn *c, struct dir *d)
         uint64_t lim = fault_limit(p, c);
         if (lim == 0)
             break;
-        if (c->splice) {
+        if (d->pr >= 0) {
             size_t want = lim < SPLICE_CHUNK ? (size_t)lim : SPLICE_CHUNK;
             ssize_t n = splice(d->src, NULL, d->pw, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n > 0) {
@@ -614,32 +636,53 @@ static ssize_t dir_fill(struct proxy *p, struct conn *c, struct dir *d)
             }
             if (errno == EAGAIN || errno == EINTR)
                 break;
-            if ((errno == EINVAL || errno == ENOSYS) && d->in_pipe == 0 && c->up.in_pipe == 0 &&
-                c->down.in_pipe == 0) {
+            if ((errno == EINVAL || errno == ENOSYS) && d->in_pipe == 0) {
                 /* The kernel refuses splice for these sockets: fall back to read/write for good. */
                 if (!p->splice_broken)
                     log_warn("proxy.splice", "error=\"%s\" note=\"relaying with read/write from now on\"",
                              strerror(errno));
                 p->splice_broken = true;
                 c->splice = false;
+                close(d->pr);
+                close(d->pw);
+                d->pr = d->pw = -1;
                 continue;
             }
             return -errno;
         }
         if (d->b_off < d->b_len)
-            break; /* buffer still holds bytes for dst */
-        if (!d->buf)
-            d->buf = xmalloc(COPY_BUF);
+            break; /* bytes still held for dst */
         size_t want = lim < COPY_BUF ? (size_t)lim : COPY_BUF;
-        ssize_t n = recv(d->src, d->buf, want, 0);
+        ssize_t n = recv(d->src, p->scratch, want, 0);
         if (n > 0) {
             if (c->forward && d == &c->down && !c->sniffed)
-                sniff_response(c, d->buf, (size_t)n);
-            d->b_off = 0;
-            d->b_len = (size_t)n;
+                sniff_response(c, p->scratch, (size_t)n);
             c->taken += (uint64_t)n;
             moved += n;
-            break; /* drain before reading more */
+            size_t sent = 0;
+            while (!d->pre && sent < (size_t)n) { /* our own bytes (the 200, pipelined bytes) go first */
+                ssize_t w = send(d->dst, p->scratch + sent, (size_t)n - sent, MSG_NOSIGNAL);
+                if (w > 0) {
+                    sent += (size_t)w;
+                    account(p, c, d, (size_t)w, true);
+                    continue;
+                }
+                if (w < 0 && errno == EINTR)
+                    continue;
+                break; /* would block; an error shows again (and is reported) in dir_drain */
+            }
+            if (sent < (size_t)n) {
+                if (!d->buf)
+                    d->buf = xmalloc(COPY_BUF);
+                memcpy(d->buf, p->scratch + sent, (size_t)n - sent);
+                d->b_off = 0;
+                d->b_len = (size_t)n - sent;
+            } else if ((size_t)n == COPY_BUF && c->splice && d->pr < 0 && make_pipe(d) < 0) {
+                log_warn("proxy.pipe", "id=%u error=\"%s\" note=\"read/write for this tunnel\"", c->slot,
+                         strerror(errno));
+                c->splice = false;
+            }
+            break; /* one read per round: the pump's rounds and the hot list keep it fair */
         }
         if (n == 0) {
             d->src_eof = true;
@@ -739,29 +782,11 @@ static void relay_pump(struct proxy *p, struct conn *c)
         hot_add(p, c);
 }
 
-static int make_pipe(struct dir *d)
-{
-    int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -errno;
-    d->pr = fds[0];
-    d->pw = fds[1];
-    return 0;
-}
-
 static void start_relay(struct proxy *p, struct conn *c)
 {
     c->up.src = c->down.dst = c->cfd;
     c->up.dst = c->down.src = c->ufd;
-    c->splice = p->cfg.splice && !p->splice_broken && c->is_connect;
-    if (c->splice && (make_pipe(&c->up) < 0 || make_pipe(&c->down) < 0)) {
-        log_warn("proxy.pipe", "id=%u error=\"%s\" note=\"read/write for this tunnel\"", c->slot, strerror(errno));
-        dir_free(&c->up);
-        dir_free(&c->down);
-        c->up.src = c->down.dst = c->cfd;
-        c->up.dst = c->down.src = c->ufd;
-        c->splice = false;
-    }
+    c->splice = p->cfg.splice && !p->splice_broken && c->is_connect; /* pipes come when a direction streams */
     if (c->is_connect) {
         static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
         c->down.pre = xmalloc(sizeof ok - 1);
