@@ -31,6 +31,7 @@
 
 #include "ztp/daemon.h"
 #include "ztp/log.h"
+#include "ztp/util.h"
 
 #define NL_BUF 8192
 #define NL_DUMP_BUF 32768
@@ -157,23 +158,12 @@ int topo_parse_cidr(const char *s, struct in_addr *addr, unsigned *prefixlen)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int topo_parse_mac(const char *s, unsigned char mac[6])
 {
     if (!s || strlen(s) != 17)
         return -EINVAL;
     for (int i = 0; i < 6; i++) {
-        int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+        int hi = hex_digit(s[i * 3]), lo = hex_digit(s[i * 3 + 1]);
         if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
             return -EINVAL;
         mac[i] = (unsigned char)(hi << 4 | lo);

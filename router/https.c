@@ -19,6 +19,7 @@
 
 #include "node.h" /* struct node_ev: the epoll registration of the node's loop */
 #include "ztp/log.h"
+#include "ztp/util.h"
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
@@ -231,17 +232,6 @@ enum {
 
 void http_chunked_init(struct http_chunked *d) { memset(d, 0, sizeof *d); }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int http_chunked_feed(struct http_chunked *d, const char *in, size_t in_len, size_t *used, char *out, size_t out_cap,
                       size_t *produced, const char **why)
 {
@@ -259,7 +249,7 @@ int http_chunked_feed(struct http_chunked *d, const char *in, size_t in_len, siz
         switch (d->st) {
         case CK_SIZE:
         case CK_SIZE_MORE: {
-            int v = hexval(c);
+            int v = hex_digit(c);
             if (v >= 0) {
                 if (d->digits == 15)
                     CKFAIL("chunk size too large");

@@ -13,22 +13,6 @@
 
 #define CONFIG_MAX_BYTES (1u << 20)
 
-/* Every key of `obj` must be in the NULL-terminated `allowed` list. */
-static int check_keys(json_t *obj, const char *const *allowed, const char *where, char *err, size_t errlen)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v) {
-        bool ok = false;
-        for (size_t i = 0; allowed[i]; i++)
-            if (strcmp(key, allowed[i]) == 0)
-                ok = true;
-        if (!ok)
-            return errf(err, errlen, "%s: unknown key \"%s\"", where, key);
-    }
-    return 0;
-}
-
 static int parse_ip(const char *s, struct in_addr *a)
 {
     return inet_pton(AF_INET, s, a) == 1 ? 0 : -1;
@@ -144,7 +128,7 @@ static int parse_pool(json_t *o, size_t idx, struct dhcpd_pool *p, char *err, si
     snprintf(where, sizeof where, "pools[%zu]", idx);
     if (!json_is_object(o))
         return errf(err, errlen, "%s: must be an object", where);
-    if (check_keys(o, keys, where, err, errlen) < 0)
+    if (json_check_keys(o, keys, where, err, errlen) < 0)
         return -1;
 
     memset(p, 0, sizeof *p);
@@ -243,7 +227,7 @@ int dhcpd_config_parse(const char *text, size_t len, struct dhcpd_config *out, c
         errf(err, errlen, "the top level must be an object");
         goto out;
     }
-    if (check_keys(root, keys, "config", err, errlen) < 0)
+    if (json_check_keys(root, keys, "config", err, errlen) < 0)
         goto out;
 
     v = json_object_get(root, "leases");

@@ -1,5 +1,7 @@
 #include "acl.h"
 
+#include "ztp/util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -12,17 +14,6 @@
 #include "ztp/daemon.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
-
-static int cfg_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int cfg_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 void proxy_config_defaults(struct proxy_config *cfg)
 {
@@ -273,28 +264,28 @@ static int fault_apply(struct proxy_faults *f, const char *key, const char *val,
         else if (!strcmp(val, "false") || !strcmp(val, "off"))
             f->refuse_all = REFUSE_OFF;
         else
-            return cfg_err(err, errlen, "faults.refuse_all: \"%s\" is not \"403\", \"rst\" or false", val);
+            return errf(err, errlen, "faults.refuse_all: \"%s\" is not \"403\", \"rst\" or false", val);
         return 0;
     }
     if (!strcmp(key, "stall") || !strcmp(key, "down_cut")) {
         bool b;
         if (parse_bool(val, &b) < 0)
-            return cfg_err(err, errlen, "faults.%s: must be true or false", key);
+            return errf(err, errlen, "faults.%s: must be true or false", key);
         *(!strcmp(key, "stall") ? &f->stall : &f->down_cut) = b;
         return 0;
     }
     if (parse_u64(val, &v) < 0)
-        return cfg_err(err, errlen, "faults.%s: \"%s\" is not a non-negative integer", key, val);
+        return errf(err, errlen, "faults.%s: \"%s\" is not a non-negative integer", key, val);
     if (!strcmp(key, "close_after_bytes"))
         f->close_after_bytes = v;
     else if (!strcmp(key, "reset_after_bytes"))
         f->reset_after_bytes = v;
     else if (!strcmp(key, "delay_200_ms") || !strcmp(key, "down_ms")) {
         if (v > 3600000)
-            return cfg_err(err, errlen, "faults.%s: at most 3600000", key);
+            return errf(err, errlen, "faults.%s: at most 3600000", key);
         *(!strcmp(key, "down_ms") ? &f->down_ms : &f->delay_200_ms) = (uint32_t)v;
     } else
-        return cfg_err(err, errlen, "faults: unknown key \"%s\"", key);
+        return errf(err, errlen, "faults: unknown key \"%s\"", key);
     return 0;
 }
 
@@ -304,7 +295,7 @@ int proxy_fault_set(struct proxy_faults *f, const char *kv, char *err, size_t er
     const char *eq = strchr(kv, '=');
     size_t n = eq ? (size_t)(eq - kv) : strlen(kv);
     if (n == 0 || n >= sizeof key)
-        return cfg_err(err, errlen, "fault \"%s\": expected KEY=VALUE", kv);
+        return errf(err, errlen, "fault \"%s\": expected KEY=VALUE", kv);
     memcpy(key, kv, n);
     key[n] = '\0';
     for (char *p = key; *p; p++)
@@ -315,30 +306,15 @@ int proxy_fault_set(struct proxy_faults *f, const char *kv, char *err, size_t er
 
 /* ---- JSON ---- */
 
-static int check_keys(json_t *obj, const char *const *allowed, const char *where, char *err, size_t errlen)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v) {
-        bool ok = false;
-        for (size_t i = 0; allowed[i]; i++)
-            if (strcmp(key, allowed[i]) == 0)
-                ok = true;
-        if (!ok)
-            return cfg_err(err, errlen, "%s: unknown key \"%s\"", where, key);
-    }
-    return 0;
-}
-
 static int get_str(json_t *obj, const char *key, char *out, size_t cap, char *err, size_t errlen)
 {
     json_t *v = json_object_get(obj, key);
     if (!v)
         return 0;
     if (!json_is_string(v))
-        return cfg_err(err, errlen, "%s: must be a string", key);
+        return errf(err, errlen, "%s: must be a string", key);
     if (json_string_length(v) >= cap)
-        return cfg_err(err, errlen, "%s: longer than %zu bytes", key, cap - 1);
+        return errf(err, errlen, "%s: longer than %zu bytes", key, cap - 1);
     snprintf(out, cap, "%s", json_string_value(v));
     return 0;
 }
@@ -349,7 +325,7 @@ static int get_u32(json_t *obj, const char *key, const char *where, uint32_t *ou
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (json_int_t)UINT32_MAX)
-        return cfg_err(err, errlen, "%s%s: must be an integer 0..4294967295", where, key);
+        return errf(err, errlen, "%s%s: must be an integer 0..4294967295", where, key);
     *out = (uint32_t)json_integer_value(v);
     return 0;
 }
@@ -360,7 +336,7 @@ static int get_bool(json_t *obj, const char *key, bool *out, char *err, size_t e
     if (!v)
         return 0;
     if (!json_is_boolean(v))
-        return cfg_err(err, errlen, "%s: must be true or false", key);
+        return errf(err, errlen, "%s: must be true or false", key);
     *out = json_is_true(v);
     return 0;
 }
@@ -372,7 +348,7 @@ static int get_ports(json_t *obj, const char *key, struct port_range *out, size_
     if (!arr)
         return 0;
     if (!json_is_array(arr) || json_array_size(arr) > PROXY_MAX_PORT_RANGES)
-        return cfg_err(err, errlen, "%s: must be an array of at most %d ports or \"LO-HI\" ranges", key,
+        return errf(err, errlen, "%s: must be an array of at most %d ports or \"LO-HI\" ranges", key,
                        PROXY_MAX_PORT_RANGES);
     *n = 0;
     json_array_foreach(arr, i, v) {
@@ -382,9 +358,9 @@ static int get_ports(json_t *obj, const char *key, struct port_range *out, size_
         else if (json_is_string(v) && json_string_length(v) < sizeof tmp)
             snprintf(tmp, sizeof tmp, "%s", json_string_value(v));
         else
-            return cfg_err(err, errlen, "%s[%zu]: must be a port number or \"LO-HI\"", key, i);
+            return errf(err, errlen, "%s[%zu]: must be a port number or \"LO-HI\"", key, i);
         if (port_range_parse(tmp, &out[i]) < 0)
-            return cfg_err(err, errlen, "%s[%zu]: \"%s\" is not a port 1..65535 or a range LO-HI", key, i, tmp);
+            return errf(err, errlen, "%s[%zu]: \"%s\" is not a port 1..65535 or a range LO-HI", key, i, tmp);
         (*n)++;
     }
     return 0;
@@ -397,15 +373,15 @@ static int get_domains(json_t *obj, const char *key, char **out, size_t *n, char
     if (!arr)
         return 0;
     if (!json_is_array(arr) || json_array_size(arr) > PROXY_MAX_DOMAINS)
-        return cfg_err(err, errlen, "%s: must be an array of at most %d domain names", key, PROXY_MAX_DOMAINS);
+        return errf(err, errlen, "%s: must be an array of at most %d domain names", key, PROXY_MAX_DOMAINS);
     json_array_foreach(arr, i, v) {
         const char *s = json_is_string(v) ? json_string_value(v) : NULL;
         if (!s || !*s || strlen(s) > HTTP_MAX_HOST || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                                  "0123456789-._:[]") != strlen(s))
-            return cfg_err(err, errlen, "%s[%zu]: must be a domain (\"example.com\" or \".example.com\")", key, i);
+            return errf(err, errlen, "%s[%zu]: must be a domain (\"example.com\" or \".example.com\")", key, i);
         char *d = strdup(s);
         if (!d)
-            return cfg_err(err, errlen, "out of memory");
+            return errf(err, errlen, "out of memory");
         for (char *p = d; *p; p++)
             if (*p >= 'A' && *p <= 'Z')
                 *p = (char)(*p + 32);
@@ -430,15 +406,15 @@ static int parse_root(json_t *root, struct proxy_config *cfg, char *err, size_t 
     json_t *v, *o;
     size_t i;
     if (!json_is_object(root))
-        return cfg_err(err, errlen, "the configuration must be a JSON object");
-    if (check_keys(root, top, "config", err, errlen) < 0)
+        return errf(err, errlen, "the configuration must be a JSON object");
+    if (json_check_keys(root, top, "config", err, errlen) < 0)
         return -1;
     if ((v = json_object_get(root, "listen"))) {
         if (!json_is_array(v) || json_array_size(v) > PROXY_MAX_LISTEN)
-            return cfg_err(err, errlen, "listen: must be an array of at most %d \"IP:PORT\" strings", PROXY_MAX_LISTEN);
+            return errf(err, errlen, "listen: must be an array of at most %d \"IP:PORT\" strings", PROXY_MAX_LISTEN);
         json_array_foreach(v, i, o) {
             if (!json_is_string(o) || json_string_length(o) >= sizeof cfg->listen[0])
-                return cfg_err(err, errlen, "listen[%zu]: must be an \"IP:PORT\" string", i);
+                return errf(err, errlen, "listen[%zu]: must be an \"IP:PORT\" string", i);
             snprintf(cfg->listen[cfg->n_listen++], sizeof cfg->listen[0], "%s", json_string_value(o));
         }
     }
@@ -454,20 +430,20 @@ static int parse_root(json_t *root, struct proxy_config *cfg, char *err, size_t 
         get_u32(root, "resolver_threads", "", &cfg->resolver_threads, err, errlen) < 0)
         return -1;
     if (cfg->resolver_threads < 1 || cfg->resolver_threads > 64)
-        return cfg_err(err, errlen, "resolver_threads: must be 1..64");
+        return errf(err, errlen, "resolver_threads: must be 1..64");
     if ((v = json_object_get(root, "allow_src"))) {
         if (!json_is_array(v) || json_array_size(v) > PROXY_MAX_CIDRS)
-            return cfg_err(err, errlen, "allow_src: must be an array of at most %d CIDR strings", PROXY_MAX_CIDRS);
+            return errf(err, errlen, "allow_src: must be an array of at most %d CIDR strings", PROXY_MAX_CIDRS);
         json_array_foreach(v, i, o) {
             if (!json_is_string(o) || cidr_parse(json_string_value(o), &cfg->allow_src[i]) < 0)
-                return cfg_err(err, errlen, "allow_src[%zu]: must be an address or CIDR (\"198.18.1.0/24\")", i);
+                return errf(err, errlen, "allow_src[%zu]: must be an address or CIDR (\"198.18.1.0/24\")", i);
             cfg->n_allow_src++;
         }
     }
     if ((o = json_object_get(root, "auth"))) {
         if (!json_is_object(o))
-            return cfg_err(err, errlen, "auth: must be an object");
-        if (check_keys(o, auth_keys, "auth", err, errlen) < 0)
+            return errf(err, errlen, "auth: must be an object");
+        if (json_check_keys(o, auth_keys, "auth", err, errlen) < 0)
             return -1;
         cfg->auth = true;
         if (get_bool(o, "enabled", &cfg->auth, err, errlen) < 0 ||
@@ -475,13 +451,13 @@ static int parse_root(json_t *root, struct proxy_config *cfg, char *err, size_t 
             get_str(o, "realm", cfg->realm, sizeof cfg->realm, err, errlen) < 0)
             return -1;
         if (strchr(cfg->realm, '"') || strchr(cfg->realm, '\\'))
-            return cfg_err(err, errlen, "auth.realm: must not contain '\"' or '\\'");
+            return errf(err, errlen, "auth.realm: must not contain '\"' or '\\'");
         if (cfg->auth && !cfg->users_file[0])
-            return cfg_err(err, errlen, "auth.users_file: required when auth is enabled");
+            return errf(err, errlen, "auth.users_file: required when auth is enabled");
     }
     if ((o = json_object_get(root, "timeouts"))) {
-        if (!json_is_object(o) || check_keys(o, to_keys, "timeouts", err, errlen) < 0)
-            return json_is_object(o) ? -1 : cfg_err(err, errlen, "timeouts: must be an object");
+        if (!json_is_object(o) || json_check_keys(o, to_keys, "timeouts", err, errlen) < 0)
+            return json_is_object(o) ? -1 : errf(err, errlen, "timeouts: must be an object");
         if (get_u32(o, "connect_ms", "timeouts.", &cfg->connect_timeout_ms, err, errlen) < 0 ||
             get_u32(o, "idle_ms", "timeouts.", &cfg->idle_timeout_ms, err, errlen) < 0 ||
             get_u32(o, "request_ms", "timeouts.", &cfg->request_timeout_ms, err, errlen) < 0 ||
@@ -491,23 +467,23 @@ static int parse_root(json_t *root, struct proxy_config *cfg, char *err, size_t 
     if ((o = json_object_get(root, "limits"))) {
         uint32_t head = (uint32_t)cfg->limits.max_head, nh = (uint32_t)cfg->limits.max_headers,
                  url = (uint32_t)cfg->limits.max_url, mc = (uint32_t)cfg->max_connections;
-        if (!json_is_object(o) || check_keys(o, lim_keys, "limits", err, errlen) < 0)
-            return json_is_object(o) ? -1 : cfg_err(err, errlen, "limits: must be an object");
+        if (!json_is_object(o) || json_check_keys(o, lim_keys, "limits", err, errlen) < 0)
+            return json_is_object(o) ? -1 : errf(err, errlen, "limits: must be an object");
         if (get_u32(o, "max_head", "limits.", &head, err, errlen) < 0 ||
             get_u32(o, "max_headers", "limits.", &nh, err, errlen) < 0 ||
             get_u32(o, "max_url", "limits.", &url, err, errlen) < 0 ||
             get_u32(o, "max_connections", "limits.", &mc, err, errlen) < 0)
             return -1;
         if (head < 64 || head > (1u << 20))
-            return cfg_err(err, errlen, "limits.max_head: must be 64..1048576");
+            return errf(err, errlen, "limits.max_head: must be 64..1048576");
         if (nh < 1 || nh > HTTP_MAX_HEADERS)
-            return cfg_err(err, errlen, "limits.max_headers: must be 1..%d", HTTP_MAX_HEADERS);
+            return errf(err, errlen, "limits.max_headers: must be 1..%d", HTTP_MAX_HEADERS);
         if (!json_object_get(o, "max_url") && url > head)
             url = head; /* the default URL limit follows a smaller head limit */
         if (url < 16 || url > head)
-            return cfg_err(err, errlen, "limits.max_url: must be 16..max_head");
+            return errf(err, errlen, "limits.max_url: must be 16..max_head");
         if (mc < 1 || mc > 1000000)
-            return cfg_err(err, errlen, "limits.max_connections: must be 1..1000000");
+            return errf(err, errlen, "limits.max_connections: must be 1..1000000");
         cfg->limits.max_head = head;
         cfg->limits.max_headers = nh;
         cfg->limits.max_url = url;
@@ -515,8 +491,8 @@ static int parse_root(json_t *root, struct proxy_config *cfg, char *err, size_t 
     }
     if ((o = json_object_get(root, "faults"))) {
         const char *key;
-        if (!json_is_object(o) || check_keys(o, fault_keys, "faults", err, errlen) < 0)
-            return json_is_object(o) ? -1 : cfg_err(err, errlen, "faults: must be an object");
+        if (!json_is_object(o) || json_check_keys(o, fault_keys, "faults", err, errlen) < 0)
+            return json_is_object(o) ? -1 : errf(err, errlen, "faults: must be an object");
         json_object_foreach(o, key, v) {
             char val[32];
             if (json_is_boolean(v))
@@ -526,7 +502,7 @@ static int parse_root(json_t *root, struct proxy_config *cfg, char *err, size_t 
             else if (json_is_string(v) && json_string_length(v) < sizeof val)
                 snprintf(val, sizeof val, "%s", json_string_value(v));
             else
-                return cfg_err(err, errlen, "faults.%s: must be a boolean, a non-negative integer or a string", key);
+                return errf(err, errlen, "faults.%s: must be a boolean, a non-negative integer or a string", key);
             if (fault_apply(&cfg->faults, key, val, err, errlen) < 0)
                 return -1;
         }
@@ -540,7 +516,7 @@ int proxy_config_parse(const char *text, size_t len, struct proxy_config *cfg, c
     proxy_config_defaults(cfg);
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return cfg_err(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        return errf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
     int r = parse_root(root, cfg, err, errlen);
     json_decref(root);
     if (r < 0)
@@ -554,7 +530,7 @@ int proxy_users_parse(struct proxy_config *cfg, const char *text, size_t len, ch
     struct proxy_user *users = calloc(PROXY_MAX_USERS, sizeof *users);
     size_t n = 0;
     if (!users)
-        return cfg_err(err, errlen, "out of memory");
+        return errf(err, errlen, "out of memory");
     for (size_t s = 0; s < len;) {
         const char *nl = memchr(text + s, '\n', len - s);
         size_t e = nl ? (size_t)(nl - text) : len, ce = e;
@@ -567,12 +543,12 @@ int proxy_users_parse(struct proxy_config *cfg, const char *text, size_t len, ch
             if (!colon || ul == 0 || ul > HTTP_MAX_USER || pl > HTTP_MAX_PASS) {
                 free(users);
                 /* never echo the line: it may hold a password */
-                return cfg_err(err, errlen, "users file line %zu: expected user:password (user 1..%d bytes, "
+                return errf(err, errlen, "users file line %zu: expected user:password (user 1..%d bytes, "
                                "password at most %d)", lineno, HTTP_MAX_USER, HTTP_MAX_PASS);
             }
             if (n == PROXY_MAX_USERS) {
                 free(users);
-                return cfg_err(err, errlen, "users file: more than %d users", PROXY_MAX_USERS);
+                return errf(err, errlen, "users file: more than %d users", PROXY_MAX_USERS);
             }
             memcpy(users[n].name, text + s, ul);
             memcpy(users[n].pass, colon + 1, pl);
@@ -595,7 +571,7 @@ int proxy_users_load(struct proxy_config *cfg, char *err, size_t errlen)
     size_t len;
     int r = read_file_max(cfg->users_file, CONFIG_MAX_BYTES, &text, &len);
     if (r < 0)
-        return cfg_err(err, errlen, "users file %s: %s", cfg->users_file, strerror(-r));
+        return errf(err, errlen, "users file %s: %s", cfg->users_file, strerror(-r));
     r = proxy_users_parse(cfg, text, len, err, errlen);
     memset(text, 0, len);
     free(text);
@@ -614,15 +590,15 @@ int proxy_config_load(const char *path, struct proxy_config *cfg, char *err, siz
     int r = read_file_max(path, CONFIG_MAX_BYTES, &text, &len);
     if (r < 0) {
         proxy_config_defaults(cfg);
-        return cfg_err(err, errlen, "%s: %s", path, strerror(-r));
+        return errf(err, errlen, "%s: %s", path, strerror(-r));
     }
     r = proxy_config_parse(text, len, cfg, inner, sizeof inner);
     free(text);
     if (r < 0)
-        return cfg_err(err, errlen, "%s: %s", path, inner);
+        return errf(err, errlen, "%s: %s", path, inner);
     if (cfg->auth && proxy_users_load(cfg, inner, sizeof inner) < 0) {
         proxy_config_free(cfg);
-        return cfg_err(err, errlen, "%s: %s", path, inner);
+        return errf(err, errlen, "%s: %s", path, inner);
     }
     return 0;
 }
