@@ -109,10 +109,14 @@ int read_file_max(const char *path, size_t max, char **out, size_t *len)
     size_t n = 0;
     if (fd < 0)
         return -errno;
-    if (fstat(fd, &st) < 0 || (size_t)st.st_size > max) {
-        int e = (size_t)st.st_size > max ? EFBIG : errno;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
         close(fd);
         return -e;
+    }
+    if ((size_t)st.st_size > max) {
+        close(fd);
+        return -EFBIG;
     }
     buf = malloc((size_t)st.st_size + 1);
     if (!buf) {
