@@ -382,7 +382,7 @@ static int st_router_netif(struct pctx *p, const struct words *w, size_t i)
         return -1;
     if (strcmp(w->w[i], "enable-proxy-discovery") == 0) {
         /* The doc's literal form: no name, router-wide. */
-        bool v;
+        bool v = false;
         const char *kw = w->w[i++];
         if (need(p, w, i, kw) < 0 || parse_bool(p, kw, w->w[i++], &v) < 0 || no_more(p, w, i) < 0)
             return -1;
@@ -397,7 +397,7 @@ static int st_router_netif(struct pctx *p, const struct words *w, size_t i)
     const char *kw = w->w[i++];
     if (strcmp(kw, "enable-proxy-discovery") != 0)
         return fail(p, "unknown keyword \"%s\"", SHOW(kw));
-    bool v;
+    bool v = false;
     if (need(p, w, i, kw) < 0 || parse_bool(p, kw, w->w[i++], &v) < 0 || no_more(p, w, i) < 0)
         return -1;
     for (size_t k = 0; k < c->n_overrides; k++) {
@@ -491,7 +491,7 @@ static int st_node(struct pctx *p, const struct words *w, size_t i)
         return 0;
     }
     if (strcmp(kw, "enable-proxy-discovery") == 0) {
-        bool v;
+        bool v = false;
         if (need(p, w, i, kw) < 0 || parse_bool(p, kw, w->w[i++], &v) < 0 || no_more(p, w, i) < 0)
             return -1;
         return set_bool_once(p, "enable-proxy-discovery", &n->discovery_set, &n->discovery_cfg, v);
