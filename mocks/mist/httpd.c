@@ -1,0 +1,314 @@
+/* See httpd.h. */
+#include "httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "mistjson.h"
+#include "ztp/log.h"
+
+struct mhttp_server {
+    struct MHD_Daemon *d;
+    struct mhttp_opts o;
+};
+
+/* Does pattern match path? A "*" segment captures the param. */
+static bool pattern_match(const char *pat, const char *path, char *param, size_t cap)
+{
+    while (*pat && *path) {
+        if (*pat == '*') {
+            size_t n = strcspn(path, "/");
+            if (!mist_id_valid(path, n) || n >= cap)
+                return false;
+            memcpy(param, path, n);
+            param[n] = '\0';
+            path += n;
+            pat++;
+            continue;
+        }
+        if (*pat != *path)
+            return false;
+        pat++;
+        path++;
+    }
+    return *pat == '\0' && *path == '\0';
+}
+
+int mhttp_route_match(const struct mhttp_route *routes, const char *method, const char *path,
+                      const struct mhttp_route **route, char *param, size_t param_cap, char *allow, size_t allow_cap)
+{
+    bool path_seen = false;
+    if (allow_cap)
+        allow[0] = '\0';
+    for (const struct mhttp_route *r = routes; r->pattern; r++) {
+        if (!pattern_match(r->pattern, path, param, param_cap))
+            continue;
+        if (strcmp(r->method, method) == 0) {
+            *route = r;
+            return 0;
+        }
+        if (allow_cap) {
+            size_t l = strlen(allow);
+            snprintf(allow + l, allow_cap - l, "%s%s", l ? ", " : "", r->method);
+        }
+        path_seen = true;
+    }
+    param[0] = '\0';
+    return path_seen ? 405 : 404;
+}
+
+const char *mhttp_header(struct mhttp_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void mhttp_reply_json(struct mhttp_req *r, unsigned status, json_t *body, const char *hname, const char *hvalue)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        text = strdup("{}");
+    size_t n = text ? strlen(text) : 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (hname)
+        MHD_add_response_header(resp, hname, hvalue);
+    if (MHD_queue_response(r->conn, status, resp) == MHD_YES) {
+        r->status = status;
+        r->answered = true;
+    }
+    MHD_destroy_response(resp);
+}
+
+void mhttp_reply_error(struct mhttp_req *r, unsigned status, const char *code, unsigned retry_after)
+{
+    json_t *b = json_pack("{s:s}", "error", code);
+    if (!r->result[0])
+        snprintf(r->result, sizeof r->result, "%s", code);
+    if (retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", retry_after);
+        json_object_set_new(b, "retry-after", json_integer(retry_after));
+        mhttp_reply_json(r, status, b, "Retry-After", ra);
+    } else {
+        mhttp_reply_json(r, status, b, NULL, NULL);
+    }
+}
+
+static void peer_name(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, cap, "?");
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)ci->client_addr;
+        char a[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &s->sin_addr, a, sizeof a);
+        snprintf(out, cap, "%s:%u", a, ntohs(s->sin_port));
+    }
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                 const char *version, const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    struct mhttp_server *s = cls;
+    struct mhttp_req *r = *con_cls;
+    (void)version;
+    if (!r) {   /* first call: state, route, early rejections */
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        r->conn = conn;
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->path, sizeof r->path, "%s", url);
+        peer_name(conn, r->peer, sizeof r->peer);
+        char allow[64];
+        int rc = strlen(url) >= MHTTP_PATH_MAX ? 404
+                                                : mhttp_route_match(s->o.routes, method, url, &r->route, r->param,
+                                                                    sizeof r->param, allow, sizeof allow);
+        if (rc == 404) {
+            mhttp_reply_error(r, 404, "not-found", 0);
+            return MHD_YES;
+        }
+        if (rc == 405) {
+            json_t *b = json_pack("{s:s}", "error", "method-not-allowed");
+            snprintf(r->result, sizeof r->result, "method-not-allowed");
+            mhttp_reply_json(r, 405, b, "Allow", allow);
+            return MHD_YES;
+        }
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > MHTTP_BODY_MAX) {
+            mhttp_reply_error(r, 413, "body-too-large", 0);
+            return MHD_YES;
+        }
+        return MHD_YES;
+    }
+    if (r->answered) {   /* rejected early: discard whatever body still comes */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {   /* body chunk */
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->too_large || r->len + n > MHTTP_BODY_MAX) {
+            r->too_large = true;
+            return MHD_YES;
+        }
+        if (r->len + n > r->cap) {
+            size_t nc = r->cap ? r->cap : 1024;
+            while (nc < r->len + n)
+                nc *= 2;
+            char *nb = realloc(r->body, nc);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            r->cap = nc;
+        }
+        memcpy(r->body + r->len, upload_data, n);
+        r->len += n;
+        return MHD_YES;
+    }
+    /* last call: answer */
+    if (r->too_large) {
+        mhttp_reply_error(r, 413, "body-too-large", 0);
+        return MHD_YES;
+    }
+    if (r->route->body == MHTTP_BODY_NONE && r->len) {
+        mhttp_reply_error(r, 400, "unexpected-body", 0);
+        return MHD_YES;
+    }
+    if (r->len) {
+        json_error_t je;
+        r->json = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je);
+        if (!r->json || !json_is_object(r->json)) {
+            json_t *b = json_pack("{s:s,s:s}", "error", "bad-json", "detail",
+                                  r->json ? "the body must be a JSON object" : je.text);
+            snprintf(r->result, sizeof r->result, "bad-json");
+            mhttp_reply_json(r, 400, b, NULL, NULL);
+            return MHD_YES;
+        }
+    } else if (r->route->body == MHTTP_BODY_REQUIRED) {
+        json_t *b = json_pack("{s:s,s:s}", "error", "bad-json", "detail", "a JSON body is required");
+        snprintf(r->result, sizeof r->result, "bad-json");
+        mhttp_reply_json(r, 400, b, NULL, NULL);
+        return MHD_YES;
+    }
+    r->route->fn(s->o.app, r);
+    if (!r->answered)
+        mhttp_reply_error(r, 500, "internal-error", 0);
+    return MHD_YES;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct mhttp_req *r = *con_cls;
+    (void)cls;
+    (void)conn;
+    if (!r)
+        return;
+    char qpath[MHTTP_PATH_MAX * 2], qm[40];
+    log_info("http.request", "peer=%s method=%s path=%s status=%u result=%s completed=%s", r->peer,
+             log_quote(qm, sizeof qm, r->method, strlen(r->method)),
+             log_quote(qpath, sizeof qpath, r->path, strlen(r->path)), r->status, r->result[0] ? r->result : "-",
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "yes" : "no");
+    json_decref(r->json);
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512], q[600];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_warn("http.mhd", "msg=%s", log_quote(q, sizeof q, msg, n));
+}
+
+struct mhttp_server *mhttp_start(const struct mhttp_opts *o, char *err, size_t cap)
+{
+    struct mhttp_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    s->o = *o;
+    s->d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                            ntohs(o->listen.sin_port), NULL, NULL, access_cb, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&s->o.listen,
+                            MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, o->key_pem,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, cap, "MHD_start_daemon failed (address in use, or a bad certificate/key)");
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void mhttp_stop(struct mhttp_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}
+
+int mhttp_parse_listen(const char *str, struct sockaddr_in *sin)
+{
+    char ip[64];
+    const char *colon = strrchr(str, ':');
+    if (!colon || (size_t)(colon - str) >= sizeof ip)
+        return -1;
+    memcpy(ip, str, (size_t)(colon - str));
+    ip[colon - str] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port == 0 || port > 65535)
+        return -1;
+    memset(sin, 0, sizeof *sin);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, ip, &sin->sin_addr) == 1 ? 0 : -1;
+}
+
+int mhttp_wait_signals(int sigfd, void (*reload)(void *app), void *app)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = sigfd, .events = POLLIN};
+        if (poll(&pfd, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        struct signalfd_siginfo si;
+        while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            if (si.ssi_signo == SIGHUP) {
+                reload(app);
+                continue;
+            }
+            log_info("daemon.stop", "signal=%s", strsignal((int)si.ssi_signo));
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+/* The HTTPS plumbing both mocks share, over libmicrohttpd (GnuTLS inside): one internal polling
+ * thread, the multi-call access handler (per-request state allocated on the first call, the body
+ * collected up to MHTTP_BODY_MAX (413 beyond), the answer on the last call, state freed in the
+ * completion callback), a route table checked on the first call (404 / 405 early), JSON bodies
+ * parsed with jansson (400 {"error":"bad-json"}), and one structured log line per request
+ * (event=http.request). Handlers run in the daemon's single thread. */
+#ifndef MIST_HTTPD_H
+#define MIST_HTTPD_H
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MHTTP_BODY_MAX (16 * 1024)
+#define MHTTP_PATH_MAX 256
+
+struct mhttp_req;
+typedef void (*mhttp_handler)(void *app, struct mhttp_req *r);
+
+enum mhttp_body { MHTTP_BODY_NONE, MHTTP_BODY_OPTIONAL, MHTTP_BODY_REQUIRED };
+
+/* pattern: a path where one "*" segment matches 1..64 characters of [A-Za-z0-9._:-] (the param). */
+struct mhttp_route {
+    const char *method, *pattern;
+    enum mhttp_body body;
+    mhttp_handler fn;
+};
+
+struct mhttp_req {
+    void *conn;                        /* struct MHD_Connection * */
+    const struct mhttp_route *route;
+    char method[16];
+    char path[MHTTP_PATH_MAX];
+    char param[72];
+    char peer[64];
+    char *body;
+    size_t len, cap;
+    bool too_large, answered;
+    json_t *json;                      /* parsed body, NULL when empty */
+    unsigned status;
+    char result[64];                   /* short outcome for the request log line (no secrets) */
+};
+
+/* Route lookup (pure): 0 and *route/param, 404 (no pattern matches the path) or 405 (the path
+ * matches, the method does not; allow gets the allowed methods). */
+int mhttp_route_match(const struct mhttp_route *routes, const char *method, const char *path,
+                      const struct mhttp_route **route, char *param, size_t param_cap, char *allow, size_t allow_cap);
+
+/* Answer with a JSON body (stolen) and at most one extra header (name NULL for none). */
+void mhttp_reply_json(struct mhttp_req *r, unsigned status, json_t *body, const char *hname, const char *hvalue);
+/* {"error": code} (plus "retry-after" and a Retry-After header when retry_after > 0). */
+void mhttp_reply_error(struct mhttp_req *r, unsigned status, const char *code, unsigned retry_after);
+/* A request header, or NULL. */
+const char *mhttp_header(struct mhttp_req *r, const char *name);
+
+struct mhttp_opts {
+    struct sockaddr_in listen;
+    const char *cert_pem, *key_pem;    /* PEM text */
+    const struct mhttp_route *routes;
+    void *app;
+};
+struct mhttp_server;
+struct mhttp_server *mhttp_start(const struct mhttp_opts *o, char *err, size_t cap);
+void mhttp_stop(struct mhttp_server *s);
+
+/* "IP:PORT" (IPv4) into sin. Returns 0 or -1. */
+int mhttp_parse_listen(const char *s, struct sockaddr_in *sin);
+
+/* The common main loop: waits on the signalfd; SIGHUP calls reload(app), SIGTERM/SIGINT return 0. */
+int mhttp_wait_signals(int sigfd, void (*reload)(void *app), void *app);
+
+#endif
