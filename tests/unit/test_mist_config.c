@@ -88,7 +88,7 @@ static void test_registry_ok(void)
     char err[256] = "";
     char buf[1024];
     snprintf(buf, sizeof buf, "{\"max-failures\":3,\"lockout-seconds\":9,\"challenge-ttl\":4,\"session-ttl\":5,%s",
-             DEV("", ",\"root-ca-pem\":\"-----BEGIN CERTIFICATE-----\\nMII\\n-----END CERTIFICATE-----\\n\"") + 1);
+             &DEV("", ",\"root-ca-pem\":\"-----BEGIN CERTIFICATE-----\\nMII\\n-----END CERTIFICATE-----\\n\"")[1]);
     int r = mist_registry_parse(buf, strlen(buf), &g, err, sizeof err);
     if (r)
         fprintf(stderr, "\n  %s\n", err);
