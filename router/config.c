@@ -325,7 +325,7 @@ static int st_management_proxy(struct pctx *p, const struct words *w, size_t i)
                 return fail(p, "too many proxies (at most %d)", RCFG_MAX_PROXIES);
             px = &c->proxies[c->n_proxies++];
             memset(px, 0, sizeof *px);
-            memcpy(px->name, name, sizeof name);
+            memcpy(px->name, name, strlen(name) + 1);
             px->line = p->line;
         }
         if (is_addr) {
@@ -412,7 +412,7 @@ static int st_router_netif(struct pctx *p, const struct words *w, size_t i)
     if (c->n_overrides == RCFG_MAX_OVERRIDES)
         return fail(p, "too many network-interface settings (at most %d)", RCFG_MAX_OVERRIDES);
     struct rcfg_netif_override *o = &c->overrides[c->n_overrides++];
-    memcpy(o->name, name, sizeof name);
+    memcpy(o->name, name, strlen(name) + 1);   /* not sizeof: the bytes after the NUL are uninitialized */
     o->discovery = v;
     o->line = p->line;
     return 0;
@@ -515,7 +515,7 @@ static int statement(struct pctx *p, const struct words *w)
     if (take_name(p, "router", w->w[3], r, sizeof r) < 0)
         return -1;
     if (c->router[0] == '\0') {
-        memcpy(c->router, r, sizeof r);
+        memcpy(c->router, r, strlen(r) + 1);
         p->router_line = p->line;
     } else if (strcmp(c->router, r) != 0) {
         return fail(p, "router \"%s\" differs from router \"%s\" of line %u (one router per file)", r, c->router,
