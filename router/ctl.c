@@ -259,7 +259,7 @@ json_t *ctl_handle(struct node *n, const json_t *req, time_t now, uint64_t now_m
         return error_response(n, "unknown command %s", quoted(cmd, q, sizeof q));
     const char *what = json_string_value(json_object_get(req, "what"));
     if (!what)
-        return error_response(n, "missing \"what\" (dhcp learned-proxies, management-proxy, config, ha, phone-home)");
+        return error_response(n, "missing \"what\" (dhcp learned-proxies, management-proxy, config, ha, phone-home, onboarding)");
     json_t *r = response(n, true), *data;
     const char *key;
     if (strcmp(what, "dhcp learned-proxies") == 0 || strcmp(what, "learned-proxies") == 0) {
@@ -277,9 +277,12 @@ json_t *ctl_handle(struct node *n, const json_t *req, time_t now, uint64_t now_m
     } else if (strcmp(what, "phone-home") == 0) {
         key = "phone-home";
         data = phonehome_json(&n->ph, now_ms);
+    } else if (strcmp(what, "onboarding") == 0) {
+        key = "onboarding";
+        data = sztp_json(&n->sztp, now_ms);
     } else {
         json_decref(r);
-        return error_response(n, "unknown show %s (dhcp learned-proxies, management-proxy, config, ha, phone-home)",
+        return error_response(n, "unknown show %s (dhcp learned-proxies, management-proxy, config, ha, phone-home, onboarding)",
                               quoted(what, q, sizeof q));
     }
     json_object_set_new(r, "what", json_string(key));

@@ -12,6 +12,9 @@
  *   {"cmd":"show","what":"config"}
  *   {"cmd":"show","what":"ha"}
  *   {"cmd":"show","what":"phone-home"}
+ *   {"cmd":"show","what":"onboarding"}     -> "onboarding": sztp_json() (sztp.h): device-id, state,
+ *                                             step, history [{from,to,step,at,time,why}], last-error,
+ *                                             next-retry-in-ms, redirect, org, conductor, files
  *   {"cmd":"fetch","url":"https://HOST[:PORT]/PATH","timeout-ms":N,"ca-file":"PATH"}
  *                                 (timeout-ms 100..120000, default 15000; ca-file default --mist-ca,
  *                                 else the system store)

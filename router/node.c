@@ -94,6 +94,7 @@ void node_init_from(struct node *n, const struct router_config *cfg, const char 
     n->started_ms = dhcpc_now_ms();
     n->epfd = -1;
     phonehome_init(&n->ph, &n->cfg, &n->active);
+    sztp_init(&n->sztp, &n->cfg, &n->active);
 }
 
 int node_load(struct node *n, const struct node_options *opt, char *err, size_t errcap)
@@ -170,7 +171,7 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
         snprintf(err, errcap, "--ha-timeout %u: expected 1..3600 seconds", opt->ha_timeout_s);
         return -1;
     }
-    if (opt->mist_ca && !opt->phone_home_url) {
+    if (opt->mist_ca && !opt->phone_home_url && !opt->sztp) {
         snprintf(err, errcap, "--mist-ca goes with --phone-home-url");
         return -1;
     }
@@ -184,7 +185,15 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
     n->dhcp_apply = opt->dhcp_apply;
     ha_init(&n->ha, n->cfg.router, n->name, opt->ha_timeout_s);
     node_pick_expected_peer(n);
-    if (opt->phone_home_url && phonehome_configure(&n->ph, opt->phone_home_url, opt->mist_ca, err, errcap) < 0)
+    if ((opt->device_id || opt->tpm) && !opt->sztp) {
+        snprintf(err, errcap, "--device-id and --tpm go with --sztp");
+        return -1;
+    }
+    if (opt->sztp) {
+        if (sztp_configure(&n->sztp, opt->state_dir, opt->device_id, opt->tpm, opt->phone_home_url, opt->mist_ca, err,
+                           errcap) < 0)
+            return -1;
+    } else if (opt->phone_home_url && phonehome_configure(&n->ph, opt->phone_home_url, opt->mist_ca, err, errcap) < 0)
         return -1;
     if (opt->ha_listen) {
         n->ha_enabled = true;
@@ -282,6 +291,7 @@ bool node_reselect(struct node *n, const char *cause)
     n->active_since = time(NULL);
     n->changes++;
     phonehome_proxy_changed(&n->ph, https_now_ms());
+    sztp_proxy_changed(&n->sztp, https_now_ms());
     return true;
 }
 
@@ -397,8 +407,10 @@ static void on_dhcp_bound(struct dhcpc_io *io, const struct dhcpc_lease *l, cons
     }
     node_dhcp_bound(nif->node, nif, l->have_vendor_opts ? l->vendor_opts : NULL, l->vendor_opts_len, expires,
                     prev != NULL, now);
-    if (!prev)
+    if (!prev) {
         phonehome_network_changed(&nif->node->ph, https_now_ms());
+        sztp_network_changed(&nif->node->sztp, https_now_ms());
+    }
 }
 
 static void on_dhcp_unbound(struct dhcpc_io *io, const struct dhcpc_lease *l, enum dhcpc_unbound_reason why,
@@ -676,6 +688,7 @@ void node_tick(struct node *n, uint64_t now_ms, time_t now)
     /* HTTPS timeouts, then phone-home retries. */
     https_tick(now_ms);
     phonehome_tick(&n->ph, now_ms);
+    sztp_tick(&n->sztp, now_ms);
 
     /* HA: changes at once, otherwise a heartbeat every second. */
     if (n->ha.fd >= 0 && (n->local_dirty || ha_send_due(&n->ha, now_ms))) {
@@ -705,6 +718,9 @@ int node_next_timeout_ms(const struct node *n, uint64_t now_ms)
     int ph = phonehome_next_timeout_ms(&n->ph, now_ms);
     if (ph >= 0 && ph < t)
         t = ph;
+    int zt = sztp_next_timeout_ms(&n->sztp, now_ms);
+    if (zt >= 0 && zt < t)
+        t = zt;
     if (n->local_dirty && n->ha.fd >= 0)
         t = 0;
     return (int)t;
@@ -714,11 +730,13 @@ void node_start_phonehome(struct node *n, int epfd, uint64_t now_ms)
 {
     n->epfd = epfd;
     phonehome_start(&n->ph, epfd, now_ms);
+    sztp_start(&n->sztp, epfd, now_ms);
 }
 
 void node_stop(struct node *n)
 {
     phonehome_stop(&n->ph);
+    sztp_stop(&n->sztp);
     https_shutdown();
     for (size_t i = 0; i < n->n_netifs; i++) {
         dhcpc_io_close(n->netifs[i].io, false);

@@ -32,6 +32,7 @@
 #include "onboarding.h"
 #include "phonehome.h"
 #include "proxysel.h"
+#include "sztp.h"
 
 /* An epoll registration: data.ptr of the event points to one of these. */
 struct node_ev {
@@ -63,6 +64,9 @@ struct node_options {
     bool dhcp_apply;               /* configure address/route on bound (default true) */
     const char *phone_home_url;    /* --phone-home-url: NULL = phone-home off */
     const char *mist_ca;           /* --mist-ca: the Mist root CA; NULL = system store */
+    bool sztp;                     /* --sztp: the sZTP state machine (sztp.h) instead of phone-home */
+    const char *device_id;         /* --device-id */
+    const char *tpm;               /* --tpm TCTI */
 };
 
 struct node {
@@ -98,6 +102,7 @@ struct node {
     uint64_t started_ms;
 
     struct phonehome ph;              /* phone-home through the active proxy (phonehome.h) */
+    struct sztp sztp;                 /* --sztp: the sZTP client (sztp.h); replaces ph */
     int epfd;                         /* the event loop's, -1 until started (unit tests) */
 };
 

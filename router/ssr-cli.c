@@ -2,7 +2,7 @@
  *
  *   ssr-cli [--ctl PATH | --node NAME] [--json] show dhcp learned-proxies
  *   ssr-cli [--ctl PATH | --node NAME] [--json] show management-proxy
- *   ssr-cli [--ctl PATH | --node NAME] [--json] show config | show ha | show phone-home
+ *   ssr-cli [--ctl PATH | --node NAME] [--json] show config | show ha | show phone-home | show onboarding
  *   ssr-cli [--ctl PATH | --node NAME] wait management-proxy [--active A:P | --none] [--timeout SEC]
  *   ssr-cli [--ctl PATH | --node NAME] [--json] fetch https://HOST[:PORT]/PATH [--timeout SEC] [--ca FILE]
  *
@@ -33,7 +33,7 @@
 
 #define USAGE                                                                                               \
     "usage: ssr-cli [--ctl PATH | --node NAME] [--json] show dhcp learned-proxies | management-proxy | config | ha\n" \
-    "                                                   | phone-home\n"                                        \
+    "                                                   | phone-home | onboarding\n"                                        \
     "       ssr-cli [--ctl PATH | --node NAME] wait management-proxy [--active A:P | --none] [--timeout SEC]\n"  \
     "       ssr-cli [--ctl PATH | --node NAME] [--json] fetch https://HOST[:PORT]/PATH [--timeout SEC] [--ca FILE]\n"
 
@@ -367,6 +367,38 @@ static void print_phonehome(const json_t *resp)
         printf("  next retry in %lld ms\n", (long long)json_integer_value(next));
 }
 
+/* `show onboarding`: the sZTP client (sztp.h). */
+static void print_onboarding(const json_t *resp)
+{
+    json_t *o = json_object_get(resp, "onboarding");
+    if (!json_is_true(json_object_get(o, "enabled"))) {
+        printf("onboarding (sZTP): off (node %s; start ssr-node with --sztp)\n", jstr(resp, "node", "?"));
+        return;
+    }
+    printf("onboarding (sZTP) (router %s node %s device %s)\n", jstr(resp, "router", "?"), jstr(resp, "node", "?"),
+           jstr(o, "device-id", "?"));
+    printf("  state:     %s (step %lld)%s\n", jstr(o, "state", "?"), (long long)json_integer_value(json_object_get(o, "step")),
+           json_is_string(json_object_get(o, "request")) ? " request under way" : "");
+    printf("  url:       %s\n", jstr(o, "url", "-"));
+    printf("  redirect:  %s\n", jstr(o, "redirect", "-"));
+    printf("  org:       %s  conductor: %s\n", jstr(o, "org", "-"), jstr(o, "conductor", "-"));
+    printf("  root CA:   %s\n", jstr(o, "root-ca-file", "-"));
+    printf("  secret:    %s\n", jstr(o, "secret-file", "-"));
+    json_t *e = json_object_get(o, "last-error");
+    if (json_is_object(e))
+        printf("  last error: %s in %s: %s (at %s)\n", jstr(e, "class", "?"), jstr(e, "state", "?"),
+               jstr(e, "message", "-"), jstr(e, "time", "-"));
+    json_t *next = json_object_get(o, "next-retry-in-ms");
+    if (json_is_integer(next))
+        printf("  next retry in %lld ms\n", (long long)json_integer_value(next));
+    json_t *h = json_object_get(o, "history"), *it;
+    size_t i;
+    printf("  history:\n");
+    json_array_foreach(h, i, it)
+        printf("    %s  %-20s -> %-20s step %lld  %s\n", jstr(it, "time", "-"), jstr(it, "from", "?"),
+               jstr(it, "to", "?"), (long long)json_integer_value(json_object_get(it, "step")), jstr(it, "why", ""));
+}
+
 /* `fetch`: the answer's status and peer on stderr, the body on stdout. */
 static int print_fetch(const json_t *resp)
 {
@@ -555,7 +587,8 @@ int main(int argc, char **argv)
         if (nargs == 3 && strcmp(args[1], "dhcp") == 0 && strcmp(args[2], "learned-proxies") == 0)
             what = "dhcp learned-proxies";
         else if (nargs == 2 && (strcmp(args[1], "management-proxy") == 0 || strcmp(args[1], "config") == 0 ||
-                                strcmp(args[1], "ha") == 0 || strcmp(args[1], "phone-home") == 0))
+                                strcmp(args[1], "ha") == 0 || strcmp(args[1], "phone-home") == 0 ||
+                                strcmp(args[1], "onboarding") == 0))
             what = args[1];
         else
             return usage("%s", "unknown show command");
@@ -644,6 +677,8 @@ int main(int argc, char **argv)
         print_config(resp);
     else if (strcmp(what, "phone-home") == 0)
         print_phonehome(resp);
+    else if (strcmp(what, "onboarding") == 0)
+        print_onboarding(resp);
     else
         print_ha(resp);
     json_decref(resp);

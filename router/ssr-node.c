@@ -20,7 +20,8 @@
 #define USAGE                                                                                                  \
     "usage: ssr-node --config FILE --node NAME [--onboarding FILE] [--state-dir DIR] [--ctl PATH]\n"           \
     "                [--ha-listen IP:PORT --ha-peer IP:PORT] [--ha-timeout SEC] [--no-apply]\n"               \
-    "                [--phone-home-url https://HOST[:PORT]/PATH [--mist-ca FILE]] [--log-level debug|info]\n"
+    "                [--phone-home-url https://HOST[:PORT]/PATH [--mist-ca FILE]]\n"                    \
+    "                [--sztp --device-id ID --tpm TCTI] [--log-level debug|info]\n"
 
 static struct node the_node;
 static struct ctl_server the_ctl;
@@ -79,6 +80,8 @@ int main(int argc, char **argv)
         {"ha-peer", required_argument, NULL, 'P'},    {"ha-timeout", required_argument, NULL, 'T'},
         {"log-level", required_argument, NULL, 'l'},  {"no-apply", no_argument, NULL, 'A'},
         {"phone-home-url", required_argument, NULL, 'U'}, {"mist-ca", required_argument, NULL, 'M'},
+        {"sztp", no_argument, NULL, 'Z'},             {"device-id", required_argument, NULL, 'D'},
+        {"tpm", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     struct node_options opt = {.dhcp_apply = true};
@@ -99,6 +102,9 @@ int main(int argc, char **argv)
         case 'A': opt.dhcp_apply = false; break;
         case 'U': opt.phone_home_url = optarg; break;
         case 'M': opt.mist_ca = optarg; break;
+        case 'Z': opt.sztp = true; break;
+        case 'D': opt.device_id = optarg; break;
+        case 'B': opt.tpm = optarg; break;
         case 'T':
             if (parse_uint(optarg, 1, 3600, &opt.ha_timeout_s) < 0)
                 return usage_error("--ha-timeout \"%s\": expected 1..3600 seconds", optarg);
@@ -164,8 +170,8 @@ int main(int argc, char **argv)
         return 1;
     }
     node_start_phonehome(n, epfd, dhcpc_now_ms());
-    log_info("node.ready", "ctl=\"%s\" dhcp_clients=%zu ha=%s phone_home=%s", ctl_path, n->n_netifs,
-             n->ha_enabled ? "on" : "off", n->ph.enabled ? "on" : "off");
+    log_info("node.ready", "ctl=\"%s\" dhcp_clients=%zu ha=%s phone_home=%s sztp=%s", ctl_path, n->n_netifs,
+             n->ha_enabled ? "on" : "off", n->ph.enabled ? "on" : "off", n->sztp.enabled ? "on" : "off");
     daemon_ready();
 
     while (!sig.stop_signal) {
