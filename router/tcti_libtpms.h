@@ -16,7 +16,8 @@
  * The context follows the TCTI conventions of tss2_tcti.h (TSS2_TCTI_CONTEXT_COMMON_V2):
  * transmit runs the command, receive hands back the response (response == NULL queries its size),
  * cancel has nothing to cancel (commands complete inside transmit) and answers
- * TSS2_TCTI_RC_NOT_IMPLEMENTED as tpm2-tss's device TCTI does, getPollHandles reports zero handles (a response is always ready), setLocality sets the locality libtpms sees.
+ * TSS2_TCTI_RC_NOT_IMPLEMENTED as tpm2-tss's device TCTI does, getPollHandles reports zero handles
+ * (a response is always ready), setLocality sets the locality libtpms sees.
  * Not thread-safe (neither is libtpms).
  */
 #ifndef ZTP_TCTI_LIBTPMS_H
