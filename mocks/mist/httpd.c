@@ -2,6 +2,8 @@
 #include "httpd.h"
 
 #include <arpa/inet.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <poll.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "mistjson.h"
+#include "ztp/daemon.h"
 #include "ztp/log.h"
 
 struct mhttp_server {
@@ -311,4 +314,81 @@ int mhttp_wait_signals(int sigfd, void (*reload)(void *app), void *app)
             return 0;
         }
     }
+}
+
+int mhttp_args_parse(int argc, char **argv, const char *prog, const char *default_host, void (*usage)(FILE *f),
+                     struct mhttp_args *a)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
+        {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'K'},
+        {"host", required_argument, NULL, 'H'},   {"debug", no_argument, NULL, 'd'},
+        {"check", no_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *host = NULL;
+    bool debug = false;
+    int c;
+    memset(a, 0, sizeof *a);
+    while ((c = getopt_long(argc, argv, "c:l:C:K:H:dnh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': a->config = optarg; break;
+        case 'l': a->listen = optarg; break;
+        case 'C': a->cert = optarg; break;
+        case 'K': a->key = optarg; break;
+        case 'H': host = optarg; break;
+        case 'd': debug = true; break;
+        case 'n': a->check = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    static char hn[256];
+    if (!host)
+        host = gethostname(hn, sizeof hn - 1) == 0 ? hn : default_host;
+    log_init(host, prog, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+    if (optind < argc || !a->config || (!a->check && (!a->listen || !a->cert || !a->key))) {
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+int mhttp_serve(const char *prog, const struct mhttp_args *a, struct mhttp_opts *o, void (*reload)(void *app),
+                void (*ready)(void *app))
+{
+    char *certpem = NULL, *keypem = NULL, err[512];
+    size_t l;
+    int rc, status = 1;
+    if (mhttp_parse_listen(a->listen, &o->listen) < 0) {
+        fprintf(stderr, "%s: --listen %s: expected IPv4:PORT\n", prog, a->listen);
+        return 2;
+    }
+    if ((rc = read_file_max(a->cert, 1 << 20, &certpem, &l)) < 0 ||
+        (rc = read_file_max(a->key, 1 << 20, &keypem, &l)) < 0) {
+        fprintf(stderr, "%s: reading %s: %s\n", prog, certpem ? a->key : a->cert, strerror(-rc));
+        goto out;
+    }
+    o->cert_pem = certpem;
+    o->key_pem = keypem;
+    int sigfd = daemon_signalfd();
+    if (sigfd < 0)
+        fatalx("daemon.signalfd", "failed");
+    struct mhttp_server *srv = mhttp_start(o, err, sizeof err);
+    if (!srv) {
+        fprintf(stderr, "%s: %s: %s\n", prog, a->listen, err);
+        close(sigfd);
+        goto out;
+    }
+    ready(o->app);
+    daemon_ready();
+    mhttp_wait_signals(sigfd, reload, o->app);
+    mhttp_stop(srv);
+    close(sigfd);
+    status = 0;
+out:
+    free(certpem);
+    if (keypem)
+        OPENSSL_cleanse(keypem, strlen(keypem));
+    free(keypem);
+    return status;
 }

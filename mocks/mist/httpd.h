@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define MHTTP_BODY_MAX (16 * 1024)
 #define MHTTP_PATH_MAX 256
@@ -69,5 +70,22 @@ int mhttp_parse_listen(const char *s, struct sockaddr_in *sin);
 
 /* The common main loop: waits on the signalfd; SIGHUP calls reload(app), SIGTERM/SIGINT return 0. */
 int mhttp_wait_signals(int sigfd, void (*reload)(void *app), void *app);
+
+/* The command line both mocks share: --config FILE --listen IP:PORT --cert PEM --key PEM [--host NAME]
+ * [--debug] [--check] [--help]. Also starts the logger (host= from --host, else the hostname, else
+ * default_host; comp= prog). Returns -1 to go on, or the exit status (0 after --help, 2 for bad usage). */
+struct mhttp_args {
+    const char *config, *listen, *cert, *key;
+    bool check;
+};
+int mhttp_args_parse(int argc, char **argv, const char *prog, const char *default_host, void (*usage)(FILE *f),
+                     struct mhttp_args *a);
+
+/* Serve until SIGTERM/SIGINT: parse --listen, read the PEM files, start the server, call ready(app) (which logs
+ * the daemon.ready line), signal readiness, wait (SIGHUP -> reload(app)), stop. Returns the exit status (0, 1
+ * when a file or the listener fails, 2 for a bad --listen); errors are one line on stderr. The key's PEM is
+ * wiped before it is freed. */
+int mhttp_serve(const char *prog, const struct mhttp_args *a, struct mhttp_opts *o, void (*reload)(void *app),
+                void (*ready)(void *app));
 
 #endif

@@ -1,7 +1,6 @@
 /* mock-ep-terminator: answers as ep-terminator.mistsys.net. POST /v1/phone-home tells a claimed
  * device where its org cloud is (307 + Location + JSON), an unclaimed one to retry later (404 +
  * Retry-After). The claims file is reloaded on SIGHUP. See README.md. */
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,79 +100,32 @@ static void usage(FILE *f)
                "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the claims file. Readiness: $ZTP_READY_FD.\n");
 }
 
+static void ready(void *app)
+{
+    struct ept *e = app;
+    log_info("daemon.ready", "environment=%s environments=%zu claims=%zu", e->cfg.environment, e->cfg.n_envs,
+             e->cfg.n_claims);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
-        {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'K'},
-        {"host", required_argument, NULL, 'H'},   {"debug", no_argument, NULL, 'd'},
-        {"check", no_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *listen = NULL, *cert = NULL, *key = NULL, *host = NULL;
-    bool check = false, debug = false;
-    struct ept e = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    int c;
-    while ((c = getopt_long(argc, argv, "c:l:C:K:H:dnh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': e.config_path = optarg; break;
-        case 'l': listen = optarg; break;
-        case 'C': cert = optarg; break;
-        case 'K': key = optarg; break;
-        case 'H': host = optarg; break;
-        case 'd': debug = true; break;
-        case 'n': check = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    char hn[256] = "ep-terminator";
-    if (!host && gethostname(hn, sizeof hn - 1) == 0)
-        host = hn;
-    log_init(host ? host : hn, "mock-ep-terminator", debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+    struct mhttp_args a;
+    int rc = mhttp_args_parse(argc, argv, "mock-ep-terminator", "ep-terminator", usage, &a);
+    if (rc >= 0)
+        return rc;
+    struct ept e = {.mu = PTHREAD_MUTEX_INITIALIZER, .config_path = a.config};
     char err[512];
-    if (!e.config_path || (!check && (!listen || !cert || !key))) {
-        usage(stderr);
-        return 2;
-    }
     if (load(e.config_path, &e.cfg, err, sizeof err) < 0) {
         fprintf(stderr, "mock-ep-terminator: %s\n", err);
         return 1;
     }
-    if (check) {
+    if (a.check) {
         printf("ok: environment %s, %zu environments, %zu claims\n", e.cfg.environment, e.cfg.n_envs, e.cfg.n_claims);
         ept_config_free(&e.cfg);
         return 0;
     }
     struct mhttp_opts o = {.routes = routes, .app = &e};
-    char *certpem = NULL, *keypem = NULL;
-    size_t l;
-    int rc;
-    if (mhttp_parse_listen(listen, &o.listen) < 0) {
-        fprintf(stderr, "mock-ep-terminator: --listen %s: expected IPv4:PORT\n", listen);
-        return 2;
-    }
-    if ((rc = read_file_max(cert, 1 << 20, &certpem, &l)) < 0 || (rc = read_file_max(key, 1 << 20, &keypem, &l)) < 0) {
-        fprintf(stderr, "mock-ep-terminator: reading %s: %s\n", certpem ? key : cert, strerror(-rc));
-        return 1;
-    }
-    o.cert_pem = certpem;
-    o.key_pem = keypem;
-    int sigfd = daemon_signalfd();
-    if (sigfd < 0)
-        fatalx("daemon.signalfd", "failed");
-    struct mhttp_server *srv = mhttp_start(&o, err, sizeof err);
-    if (!srv) {
-        fprintf(stderr, "mock-ep-terminator: %s: %s\n", listen, err);
-        return 1;
-    }
-    log_info("daemon.ready", "listen=%s environment=%s environments=%zu claims=%zu", listen, e.cfg.environment,
-             e.cfg.n_envs, e.cfg.n_claims);
-    daemon_ready();
-    mhttp_wait_signals(sigfd, reload, &e);
-    mhttp_stop(srv);
+    rc = mhttp_serve("mock-ep-terminator", &a, &o, reload, ready);
     ept_config_free(&e.cfg);
-    free(certpem);
-    free(keypem);
-    close(sigfd);
-    return 0;
+    return rc;
 }

@@ -2,7 +2,6 @@
  * registry (mutual mode when the device sends its own challenge), lockout after repeated failures,
  * bearer sessions, onboarding data served only over a session. One audit line per device event,
  * never a key, a response, a session token or the pre-shared secret. See README.md. */
-#include <getopt.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -246,45 +245,26 @@ static void usage(FILE *f)
                "Readiness: writes READY to $ZTP_READY_FD once listening.\n");
 }
 
+static void ready(void *app)
+{
+    struct mist *m = app;
+    log_info("daemon.ready", "devices=%zu max_failures=%u lockout_seconds=%u", m->reg.n_devices, m->reg.max_failures,
+             m->reg.lockout_seconds);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
-        {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'K'},
-        {"host", required_argument, NULL, 'H'},   {"debug", no_argument, NULL, 'd'},
-        {"check", no_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *listen = NULL, *cert = NULL, *key = NULL, *host = NULL;
-    bool check = false, debug = false;
-    struct mist m = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    int c;
-    while ((c = getopt_long(argc, argv, "c:l:C:K:H:dnh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': m.config_path = optarg; break;
-        case 'l': listen = optarg; break;
-        case 'C': cert = optarg; break;
-        case 'K': key = optarg; break;
-        case 'H': host = optarg; break;
-        case 'd': debug = true; break;
-        case 'n': check = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    char hn[256] = "mist";
-    if (!host && gethostname(hn, sizeof hn - 1) == 0)
-        host = hn;
-    log_init(host ? host : hn, "mock-mist", debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+    struct mhttp_args a;
+    int rc = mhttp_args_parse(argc, argv, "mock-mist", "mist", usage, &a);
+    if (rc >= 0)
+        return rc;
+    struct mist m = {.mu = PTHREAD_MUTEX_INITIALIZER, .config_path = a.config};
     char err[512];
-    if (!m.config_path || (!check && (!listen || !cert || !key))) {
-        usage(stderr);
-        return 2;
-    }
     if (load(m.config_path, &m.reg, err, sizeof err) < 0) {
         fprintf(stderr, "mock-mist: %s\n", err);
         return 1;
     }
-    if (check) {
+    if (a.check) {
         printf("ok: %zu devices\n", m.reg.n_devices);
         mist_registry_free(&m.reg);
         return 0;
@@ -293,38 +273,9 @@ int main(int argc, char **argv)
     if (!m.auth)
         fatalx("daemon.oom", "auth tables");
     struct mhttp_opts o = {.routes = routes, .app = &m};
-    char *certpem = NULL, *keypem = NULL;
-    size_t l;
-    int rc;
-    if (mhttp_parse_listen(listen, &o.listen) < 0) {
-        fprintf(stderr, "mock-mist: --listen %s: expected IPv4:PORT\n", listen);
-        return 2;
-    }
-    if ((rc = read_file_max(cert, 1 << 20, &certpem, &l)) < 0 || (rc = read_file_max(key, 1 << 20, &keypem, &l)) < 0) {
-        fprintf(stderr, "mock-mist: reading %s: %s\n", certpem ? key : cert, strerror(-rc));
-        return 1;
-    }
-    o.cert_pem = certpem;
-    o.key_pem = keypem;
-    int sigfd = daemon_signalfd();
-    if (sigfd < 0)
-        fatalx("daemon.signalfd", "failed");
-    struct mhttp_server *srv = mhttp_start(&o, err, sizeof err);
-    if (!srv) {
-        fprintf(stderr, "mock-mist: %s: %s\n", listen, err);
-        return 1;
-    }
-    log_info("daemon.ready", "listen=%s devices=%zu max_failures=%u lockout_seconds=%u", listen, m.reg.n_devices,
-             m.reg.max_failures, m.reg.lockout_seconds);
-    daemon_ready();
-    mhttp_wait_signals(sigfd, reload, &m);
-    mhttp_stop(srv);
+    rc = mhttp_serve("mock-mist", &a, &o, reload, ready);
     mist_registry_free(&m.reg);
     OPENSSL_cleanse(m.auth, sizeof *m.auth);
     free(m.auth);
-    free(certpem);
-    OPENSSL_cleanse(keypem, strlen(keypem));
-    free(keypem);
-    close(sigfd);
-    return 0;
+    return rc;
 }
