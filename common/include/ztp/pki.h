@@ -48,7 +48,8 @@ int pki_csr_check(const char *pem, size_t len, const char *want_router, const ch
                   char *err, size_t errcap);
 
 /* Sign a checked request with the CA: v3, random 128-bit positive serial, notBefore now - 60 s,
- * notAfter now + days, the request's subject and key, basicConstraints critical CA:FALSE,
+ * notAfter now + days, the request's key and the subject above for router/node (what a checked
+ * request names; other RDNs of the request are not copied), basicConstraints critical CA:FALSE,
  * keyUsage critical digitalSignature, extendedKeyUsage clientAuth+serverAuth, subjectKeyIdentifier,
  * authorityKeyIdentifier, the SAN URI ssr://router/node. *pem malloc'd; serial_hex (cap >= 41) gets
  * the serial in upper-case hex. 0 / -1 with err. */
@@ -67,5 +68,12 @@ int pki_cert_check(const char *cert_pem, size_t cert_len, const char *ca_pem, si
 
 /* The identity ("R1.r1a") a certificate names in its CN; 0 / -1. */
 int pki_cert_identity(X509 *cert, char *out, size_t cap);
+
+/* Added by the conductor work: */
+/* A self-signed CA (fresh EC P-256 key, CN = cn, CA:TRUE, keyCertSign|cRLSign, valid `days`): the
+ * mock conductor's throwaway "wrong" CA and the tests' CAs. 0, or -1 with err. */
+int pki_ca_generate(const char *cn, unsigned days, X509 **cert, EVP_PKEY **key, char *err, size_t errcap);
+/* A certificate as PEM text (*pem malloc'd, NUL-terminated). 0 / -1. */
+int pki_cert_pem(X509 *cert, char **pem, size_t *pem_len);
 
 #endif
