@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,16 @@ void mhttp_reply_error(struct mhttp_req *r, unsigned status, const char *code, u
     } else {
         mhttp_reply_json(r, status, b, NULL, NULL);
     }
+}
+
+void mhttp_reply_error_detail(struct mhttp_req *r, unsigned status, const char *code, const char *detail)
+{
+    json_t *b = json_pack("{s:s}", "error", code);
+    if (detail)
+        json_object_set_new(b, "detail", json_string(detail));
+    if (!r->result[0])
+        snprintf(r->result, sizeof r->result, "%s", code);
+    mhttp_reply_json(r, status, b, NULL, NULL);
 }
 
 static void peer_name(struct MHD_Connection *c, char *out, size_t cap)
@@ -246,6 +257,15 @@ __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const ch
     log_warn("http.mhd", "msg=%s", log_quote(q, sizeof q, msg, n));
 }
 
+static void conn_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                    enum MHD_ConnectionNotificationCode toe)
+{
+    struct mhttp_server *s = cls;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED && s->o.conn_started)
+        s->o.conn_started(s->o.app, conn);
+}
+
 struct mhttp_server *mhttp_start(const struct mhttp_opts *o, char *err, size_t cap)
 {
     struct mhttp_server *s = calloc(1, sizeof *s);
@@ -254,12 +274,20 @@ struct mhttp_server *mhttp_start(const struct mhttp_opts *o, char *err, size_t c
         return NULL;
     }
     s->o = *o;
-    s->d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-                            ntohs(o->listen.sin_port), NULL, NULL, access_cb, s,
+    /* the optional options go first; MHD_OPTION_END in an unused slot ends the list early */
+    struct MHD_OptionItem opt[] = {
+        o->trust_pem ? (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)(uintptr_t)o->trust_pem}
+                     : (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                     (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL);
+    s->d = MHD_start_daemon(flags, ntohs(o->listen.sin_port), NULL, NULL, access_cb, s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&s->o.listen,
                             MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, o->key_pem,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                            MHD_OPTION_ARRAY, opt, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, cap, "MHD_start_daemon failed (address in use, or a bad certificate/key)");
         free(s);
@@ -319,17 +347,44 @@ int mhttp_wait_signals(int sigfd, void (*reload)(void *app), void *app)
 int mhttp_args_parse(int argc, char **argv, const char *prog, const char *default_host, void (*usage)(FILE *f),
                      struct mhttp_args *a)
 {
-    static const struct option opts[] = {
+    return mhttp_args_parse_ext(argc, argv, prog, default_host, usage, a, NULL);
+}
+
+#define MHTTP_EXTRA_MAX 8
+
+int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *default_host, void (*usage)(FILE *f),
+                         struct mhttp_args *a, const struct mhttp_extra_opt *extra)
+{
+    static const struct option common[] = {
         {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
         {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'K'},
         {"host", required_argument, NULL, 'H'},   {"debug", no_argument, NULL, 'd'},
-        {"check", no_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"check", no_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'}};
+    enum { N_COMMON = sizeof common / sizeof common[0] };
+    struct option opts[N_COMMON + MHTTP_EXTRA_MAX + 1];
+    size_t n_extra = 0;
+    memcpy(opts, common, sizeof common);
+    for (; extra && extra[n_extra].name; n_extra++) {
+        if (n_extra == MHTTP_EXTRA_MAX)
+            fatalx("args.extra", "more than %d extra options", MHTTP_EXTRA_MAX);
+        opts[N_COMMON + n_extra] = (struct option){extra[n_extra].name,
+                                                   extra[n_extra].value ? required_argument : no_argument, NULL,
+                                                   256 + (int)n_extra};
+    }
+    opts[N_COMMON + n_extra] = (struct option){NULL, 0, NULL, 0};
     const char *host = NULL;
     bool debug = false;
     int c;
     memset(a, 0, sizeof *a);
     while ((c = getopt_long(argc, argv, "c:l:C:K:H:dnh", opts, NULL)) != -1) {
+        if (c >= 256 && (size_t)(c - 256) < n_extra) {
+            const struct mhttp_extra_opt *x = &extra[c - 256];
+            if (x->value)
+                *x->value = optarg;
+            else if (x->flag)
+                *x->flag = true;
+            continue;
+        }
         switch (c) {
         case 'c': a->config = optarg; break;
         case 'l': a->listen = optarg; break;

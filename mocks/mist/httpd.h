@@ -3,7 +3,8 @@
  * collected up to MHTTP_BODY_MAX (413 beyond), the answer on the last call, state freed in the
  * completion callback), a route table checked on the first call (404 / 405 early), JSON bodies
  * parsed with jansson (400 {"error":"bad-json"}), and one structured log line per request
- * (event=http.request). Handlers run in the daemon's single thread. */
+ * (event=http.request). Handlers run in the daemon's single thread (or, when asked, in one thread per
+ * connection). Optional mutual TLS: a client CA and a hook on each new TLS session. */
 #ifndef MIST_HTTPD_H
 #define MIST_HTTPD_H
 
@@ -52,6 +53,8 @@ int mhttp_route_match(const struct mhttp_route *routes, const char *method, cons
 void mhttp_reply_json(struct mhttp_req *r, unsigned status, json_t *body, const char *hname, const char *hvalue);
 /* {"error": code} (plus "retry-after" and a Retry-After header when retry_after > 0). */
 void mhttp_reply_error(struct mhttp_req *r, unsigned status, const char *code, unsigned retry_after);
+/* {"error": code, "detail": detail} (detail copied; NULL leaves it out). */
+void mhttp_reply_error_detail(struct mhttp_req *r, unsigned status, const char *code, const char *detail);
 /* A request header, or NULL. */
 const char *mhttp_header(struct mhttp_req *r, const char *name);
 
@@ -60,6 +63,12 @@ struct mhttp_opts {
     const char *cert_pem, *key_pem;    /* PEM text */
     const struct mhttp_route *routes;
     void *app;
+    /* Optional (zero: off), used by mock-conductor: */
+    const char *trust_pem;             /* client CA, PEM: libmicrohttpd asks for a client certificate */
+    /* Called for each new connection once its TLS session exists, before the handshake (conn is the
+     * struct MHD_Connection *): where a caller tightens the session (require and verify a client cert). */
+    void (*conn_started)(void *app, void *conn);
+    bool thread_per_connection;        /* a thread per connection (poll): a handler may block (stall) alone */
 };
 struct mhttp_server;
 struct mhttp_server *mhttp_start(const struct mhttp_opts *o, char *err, size_t cap);
@@ -80,6 +89,15 @@ struct mhttp_args {
 };
 int mhttp_args_parse(int argc, char **argv, const char *prog, const char *default_host, void (*usage)(FILE *f),
                      struct mhttp_args *a);
+/* The same with a program's own long options (at most 8; name NULL ends the list): a flag with an
+ * argument stores it in *value, one without sets *flag. */
+struct mhttp_extra_opt {
+    const char *name;
+    const char **value;
+    bool *flag;
+};
+int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *default_host, void (*usage)(FILE *f),
+                         struct mhttp_args *a, const struct mhttp_extra_opt *extra);
 
 /* Serve until SIGTERM/SIGINT: parse --listen, read the PEM files, start the server, call ready(app) (which logs
  * the daemon.ready line), signal readiness, wait (SIGHUP -> reload(app)), stop. Returns the exit status (0, 1
