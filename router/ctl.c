@@ -255,11 +255,32 @@ json_t *ctl_handle(struct node *n, const json_t *req, time_t now, uint64_t now_m
     }
     if (strcmp(cmd, "fetch") == 0) /* answered by the connection, asynchronously */
         return error_response(n, "fetch is only answered over the control socket");
+    if (strcmp(cmd, "migrate") == 0) {
+        json_t *list = json_object_get(req, "conductor");
+        const char *addrs[COND_MAX_ADDRS];
+        size_t k = 0;
+        char e[256];
+        if (!json_is_array(list) || json_array_size(list) < 1 || json_array_size(list) > 2)
+            return error_response(n, "migrate: \"conductor\" must be an array of one or two addresses");
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            addrs[k] = json_string_value(json_array_get(list, i));
+            if (!addrs[k])
+                return error_response(n, "migrate: \"conductor\" must hold strings");
+            k++;
+        }
+        if (conductor_migrate(&n->cond, addrs, k, now_ms, e, sizeof e) < 0)
+            return error_response(n, "migrate conductor: %s", e);
+        json_t *r = response(n, true);
+        json_object_set_new(r, "what", json_string("migrate"));
+        json_object_set_new(r, "migrate", conductor_json(&n->cond, now_ms));
+        return r;
+    }
     if (strcmp(cmd, "show") != 0)
         return error_response(n, "unknown command %s", quoted(cmd, q, sizeof q));
     const char *what = json_string_value(json_object_get(req, "what"));
     if (!what)
-        return error_response(n, "missing \"what\" (dhcp learned-proxies, management-proxy, config, ha, phone-home, onboarding)");
+        return error_response(n, "missing \"what\" (dhcp learned-proxies, management-proxy, config, ha, "
+                                 "phone-home, onboarding, conductor)");
     json_t *r = response(n, true), *data;
     const char *key;
     if (strcmp(what, "dhcp learned-proxies") == 0 || strcmp(what, "learned-proxies") == 0) {
@@ -280,9 +301,15 @@ json_t *ctl_handle(struct node *n, const json_t *req, time_t now, uint64_t now_m
     } else if (strcmp(what, "onboarding") == 0) {
         key = "onboarding";
         data = sztp_json(&n->sztp, now_ms);
+        json_object_set_new(data, "conductor-client", conductor_json(&n->cond, now_ms));
+    } else if (strcmp(what, "conductor") == 0) {
+        key = "conductor";
+        data = conductor_json(&n->cond, now_ms);
     } else {
         json_decref(r);
-        return error_response(n, "unknown show %s (dhcp learned-proxies, management-proxy, config, ha, phone-home, onboarding)",
+        return error_response(n,
+                              "unknown show %s (dhcp learned-proxies, management-proxy, config, ha, phone-home, "
+                              "onboarding, conductor)",
                               quoted(what, q, sizeof q));
     }
     json_object_set_new(r, "what", json_string(key));

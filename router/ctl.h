@@ -15,6 +15,22 @@
  *   {"cmd":"show","what":"onboarding"}     -> "onboarding": sztp_json() (sztp.h): device-id, state,
  *                                             step, history [{from,to,step,at,time,why}], last-error,
  *                                             next-retry-in-ms, redirect, org, conductor, files
+ *                                             recheck {pending,proxy,attempts,failures,ok-total,
+ *                                             failed-total,last}, fault, proxy (sztp.h), and
+ *                                             "conductor-client": conductor_json() (below)
+ *   {"cmd":"show","what":"conductor"}      -> "conductor": conductor_json() (conductor.h): state, step,
+ *                                             role, conductor (in use), staging, production [..],
+ *                                             target [..], migrated-by, session, connected,
+ *                                             connected-since, heartbeats, serial, certificate
+ *                                             {file,serial,subject,not-after}, svr, hub {state, hub,
+ *                                             hub-name, identity, peered-since, keepalives-*,
+ *                                             last-failure}, history, last-error, next-retry-in-ms,
+ *                                             files {root-ca, production-ca, router-key, ...}
+ *   {"cmd":"migrate","conductor":["A[:P]","A[:P]"]}
+ *                                          -> `ssr-cli migrate conductor ADDR [ADDR]`: "migrate":
+ *                                             conductor_json() after the re-target, or an error
+ *                                             (state before certified, no production secret, bad
+ *                                             address)
  *   {"cmd":"fetch","url":"https://HOST[:PORT]/PATH","timeout-ms":N,"ca-file":"PATH"}
  *                                 (timeout-ms 100..120000, default 15000; ca-file default --mist-ca,
  *                                 else the system store)

@@ -664,6 +664,7 @@ struct https_client {
     /* the request (copies) */
     char *tag, *method, *host, *path, *content_type;
     char *ca_file, *ca_dir, *cert_file, *key_file, *proxy_user, *proxy_pass;
+    EVP_PKEY *key;                        /* in-memory client key (up-ref'd), or NULL */
     char **headers;
     char *body;
     size_t body_len;
@@ -772,10 +773,11 @@ static void client_release(struct https_client *c)
     free(c->ca_dir);
     free(c->cert_file);
     free(c->key_file);
+    EVP_PKEY_free(c->key);
     wipe_free(c->proxy_user);
     wipe_free(c->proxy_pass);
     for (size_t i = 0; c->headers && c->headers[i]; i++)
-        free(c->headers[i]);
+        wipe_free(c->headers[i]); /* may carry a session token */
     free(c->headers);
     free(c->body);
     if (c->out) {
@@ -1089,7 +1091,14 @@ static int tls_setup(struct https_client *c)
             fail(c, HTTPS_ERR_SETUP, "cannot load the client certificate \"%s\": %s", c->cert_file, e);
             return -1;
         }
-        if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(c->ctx) != 1) {
+        if (c->key) {
+            if (SSL_CTX_use_PrivateKey(c->ctx, c->key) != 1 || SSL_CTX_check_private_key(c->ctx) != 1) {
+                ssl_errors(e, sizeof e);
+                fail(c, HTTPS_ERR_SETUP, "cannot use the client key (in memory) with \"%s\": %s", c->cert_file, e);
+                return -1;
+            }
+        } else if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1 ||
+                   SSL_CTX_check_private_key(c->ctx) != 1) {
             ssl_errors(e, sizeof e);
             fail(c, HTTPS_ERR_SETUP, "cannot use the client key \"%s\": %s", key, e);
             return -1;
@@ -1466,6 +1475,8 @@ struct https_client *https_start(int epfd, const struct https_request *req, http
     c->ca_dir = dup_or_null(req->ca_dir);
     c->cert_file = dup_or_null(req->cert_file);
     c->key_file = dup_or_null(req->key_file);
+    if (req->key && EVP_PKEY_up_ref(req->key) == 1)
+        c->key = req->key;
     c->proxy_user = dup_or_null(req->proxy_user);
     c->proxy_pass = dup_or_null(req->proxy_user ? (req->proxy_pass ? req->proxy_pass : "") : NULL);
     size_t nh = 0;

@@ -58,6 +58,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <openssl/evp.h>
+
 #define HTTP_RESP_HEAD_MAX 16384        /* a response head (status line + headers) */
 #define HTTP_RESP_MAX_HEADERS 64
 #define HTTPS_HOST_MAX 254              /* a DNS name: 253 + NUL */
@@ -210,6 +212,8 @@ struct https_request {
     const char *ca_dir;
     const char *cert_file;        /* client certificate chain (PEM) for mutual TLS; NULL: none */
     const char *key_file;         /* its private key (PEM); default: cert_file */
+    EVP_PKEY *key;                /* or the private key in memory (a key unsealed from the TPM: never
+                                   * written to a file); taken with EVP_PKEY_up_ref, wins over key_file */
     unsigned connect_timeout_ms;  /* default HTTPS_DEFAULT_CONNECT_TIMEOUT_MS */
     unsigned timeout_ms;          /* whole request; default HTTPS_DEFAULT_TIMEOUT_MS */
     size_t max_body;              /* default HTTPS_DEFAULT_MAX_BODY */

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include <openssl/crypto.h>
+
 #include "ztp/dhcp.h"
 #include "ztp/log.h"
 
@@ -95,6 +97,29 @@ void node_init_from(struct node *n, const struct router_config *cfg, const char 
     n->epfd = -1;
     phonehome_init(&n->ph, &n->cfg, &n->active);
     sztp_init(&n->sztp, &n->cfg, &n->active);
+    conductor_init(&n->cond, &n->cfg, &n->active, &n->sztp);
+}
+
+/* The conductor client reached production-connected: the router is onboarded, so the
+ * onboarding.json proxy no longer applies (issue 2's rule, proxysel.h). */
+static void on_conductor_connected(void *arg, const char *conductor)
+{
+    struct node *n = arg;
+    bool was = n->obst.onboarded;
+    if (was && strcmp(n->obst.conductor, conductor) == 0)
+        return;
+    n->obst.onboarded = true;
+    snprintf(n->obst.conductor, sizeof n->obst.conductor, "%s", conductor);
+    if (!was)
+        n->obst.since = time(NULL);
+    if (n->state_dir[0]) {
+        int r = onboarding_state_save(n->state_dir, &n->obst);
+        if (r < 0)
+            log_error("onboarding.state_save_failed", "dir=\"%s\" error=\"%s\"", n->state_dir, strerror(-r));
+    }
+    log_info("onboarding.onboarded", "conductor=%s onboarding_json_proxy=%s", conductor,
+             n->have_onboarding && n->ob.have_proxy ? "no-longer-applies" : "none");
+    node_reselect(n, "conductor.connected");
 }
 
 int node_load(struct node *n, const struct node_options *opt, char *err, size_t errcap)
@@ -193,6 +218,10 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
         if (sztp_configure(&n->sztp, opt->state_dir, opt->device_id, opt->tpm, opt->phone_home_url, opt->mist_ca, err,
                            errcap) < 0)
             return -1;
+        sztp_set_fault(&n->sztp, opt->sztp_fault);
+        if (conductor_configure(&n->cond, opt->state_dir, n->cfg.router, n->name, err, errcap) < 0)
+            return -1;
+        conductor_set_callback(&n->cond, on_conductor_connected, n);
     } else if (opt->phone_home_url && phonehome_configure(&n->ph, opt->phone_home_url, opt->mist_ca, err, errcap) < 0)
         return -1;
     if (opt->ha_listen) {
@@ -262,6 +291,80 @@ void node_log_summary(const struct node *n)
     }
 }
 
+/* ---- SIGHUP ---- */
+
+static bool same_interfaces(const struct router_config *a, const struct router_config *b)
+{
+    if (a->n_nodes != b->n_nodes || a->n_devifs != b->n_devifs || a->n_netifs != b->n_netifs)
+        return false;
+    for (size_t i = 0; i < a->n_nodes; i++)
+        if (strcmp(a->nodes[i], b->nodes[i]) != 0)
+            return false;
+    for (size_t i = 0; i < a->n_devifs; i++)
+        if (strcmp(a->devifs[i].node, b->devifs[i].node) != 0 || strcmp(a->devifs[i].name, b->devifs[i].name) != 0 ||
+            strcmp(a->devifs[i].ifname, b->devifs[i].ifname) != 0)
+            return false;
+    for (size_t i = 0; i < a->n_netifs; i++) {
+        const struct rcfg_netif *x = &a->netifs[i], *y = &b->netifs[i];
+        if (strcmp(x->node, y->node) != 0 || strcmp(x->devif, y->devif) != 0 || strcmp(x->name, y->name) != 0 ||
+            strcmp(x->ifname, y->ifname) != 0 || x->dhcp != y->dhcp)
+            return false;
+    }
+    return true;
+}
+
+int node_reload_config(struct node *n)
+{
+    static struct router_config nc; /* large */
+    char err[512], q[600];
+    if (!n->config_path[0]) {
+        log_warn("config.reload", "result=kept-old error=\"no config file\"");
+        return -1;
+    }
+    if (router_config_load(n->config_path, &nc, err, sizeof err) < 0) {
+        log_warn("config.reload", "result=kept-old file=\"%s\" error=%s", n->config_path,
+                 log_quote(q, sizeof q, err, strlen(err)));
+        return -1;
+    }
+    if (strcmp(nc.router, n->cfg.router) != 0) {
+        log_warn("config.reload",
+                 "result=kept-old file=\"%s\" error=\"the router name changed (%s -> %s): restart ssr-node\"",
+                 n->config_path, n->cfg.router, nc.router);
+        return -1;
+    }
+    struct router_config *c = &n->cfg;
+    c->enabled = nc.enabled;
+    c->enable_set = nc.enable_set;
+    c->enable_cfg = nc.enable_cfg;
+    c->mode = nc.mode;
+    c->mode_set = nc.mode_set;
+    c->mode_line = nc.mode_line;
+    memcpy(c->proxies, nc.proxies, sizeof c->proxies);
+    c->n_proxies = nc.n_proxies;
+    c->have_proxy_user = nc.have_proxy_user;
+    c->have_proxy_pass = nc.have_proxy_pass;
+    memcpy(c->proxy_user, nc.proxy_user, sizeof c->proxy_user);
+    memcpy(c->proxy_pass, nc.proxy_pass, sizeof c->proxy_pass);
+    c->proxy_user_line = nc.proxy_user_line;
+    c->proxy_pass_line = nc.proxy_pass_line;
+    bool same = same_interfaces(c, &nc);
+    if (same) { /* same interfaces in the same places: node_netif pointers stay valid */
+        memcpy(c->netifs, nc.netifs, sizeof c->netifs);
+        memcpy(c->devifs, nc.devifs, sizeof c->devifs);
+        memcpy(c->overrides, nc.overrides, sizeof c->overrides);
+        c->n_overrides = nc.n_overrides;
+        c->discovery_default_set = nc.discovery_default_set;
+        c->discovery_default = nc.discovery_default;
+        n->local_dirty = true;
+    }
+    OPENSSL_cleanse(nc.proxy_pass, sizeof nc.proxy_pass);
+    log_info("config.reload", "result=ok file=\"%s\" management_proxy=%s mode=%s proxies=%zu restart_needed=%s",
+             n->config_path, c->enabled ? "enabled" : "disabled", mgmt_proxy_mode_name(c->mode), c->n_proxies,
+             same ? "no" : "\"interfaces changed: restart ssr-node to apply them\"");
+    node_reselect(n, "config.reload");
+    return 0;
+}
+
 /* ---- selection ---- */
 
 bool node_reselect(struct node *n, const char *cause)
@@ -292,6 +395,7 @@ bool node_reselect(struct node *n, const char *cause)
     n->changes++;
     phonehome_proxy_changed(&n->ph, https_now_ms());
     sztp_proxy_changed(&n->sztp, https_now_ms());
+    conductor_proxy_changed(&n->cond, https_now_ms());
     return true;
 }
 
@@ -689,6 +793,7 @@ void node_tick(struct node *n, uint64_t now_ms, time_t now)
     https_tick(now_ms);
     phonehome_tick(&n->ph, now_ms);
     sztp_tick(&n->sztp, now_ms);
+    conductor_tick(&n->cond, now_ms);
 
     /* HA: changes at once, otherwise a heartbeat every second. */
     if (n->ha.fd >= 0 && (n->local_dirty || ha_send_due(&n->ha, now_ms))) {
@@ -721,6 +826,9 @@ int node_next_timeout_ms(const struct node *n, uint64_t now_ms)
     int zt = sztp_next_timeout_ms(&n->sztp, now_ms);
     if (zt >= 0 && zt < t)
         t = zt;
+    int ct = conductor_next_timeout_ms(&n->cond, now_ms);
+    if (ct >= 0 && ct < t)
+        t = ct;
     if (n->local_dirty && n->ha.fd >= 0)
         t = 0;
     return (int)t;
@@ -731,11 +839,13 @@ void node_start_phonehome(struct node *n, int epfd, uint64_t now_ms)
     n->epfd = epfd;
     phonehome_start(&n->ph, epfd, now_ms);
     sztp_start(&n->sztp, epfd, now_ms);
+    conductor_start(&n->cond, epfd, now_ms);
 }
 
 void node_stop(struct node *n)
 {
     phonehome_stop(&n->ph);
+    conductor_stop(&n->cond);
     sztp_stop(&n->sztp);
     https_shutdown();
     for (size_t i = 0; i < n->n_netifs; i++) {

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "conductor.h"
 #include "config.h"
 #include "dhcpc_io.h"
 #include "ha.h"
@@ -67,6 +68,7 @@ struct node_options {
     bool sztp;                     /* --sztp: the sZTP state machine (sztp.h) instead of phone-home */
     const char *device_id;         /* --device-id */
     const char *tpm;               /* --tpm TCTI */
+    enum sztp_fault sztp_fault;    /* --sztp-fault NAME (lab fault switch) */
 };
 
 struct node {
@@ -103,6 +105,7 @@ struct node {
 
     struct phonehome ph;              /* phone-home through the active proxy (phonehome.h) */
     struct sztp sztp;                 /* --sztp: the sZTP client (sztp.h); replaces ph */
+    struct conductor cond;            /* --sztp: the conductor client after sZTP (conductor.h) */
     int epfd;                         /* the event loop's, -1 until started (unit tests) */
 };
 
@@ -144,6 +147,13 @@ void node_ha_input(struct node *n, const struct ha_msg *m, uint64_t now_ms, time
 void node_tick(struct node *n, uint64_t now_ms, time_t now);
 /* Milliseconds until node_tick() must run again (for epoll_wait), at most 1000. */
 int node_next_timeout_ms(const struct node *n, uint64_t now_ms);
+
+/* SIGHUP: re-read the config file. The management-proxy statements (enable, mode, proxies,
+ * username/password) and the enable-proxy-discovery settings apply at once (then node_reselect);
+ * a change of the router name, the nodes or the interfaces (device-/network-interfaces, dhcp)
+ * needs a restart and is only reported. A file with an error changes nothing. Logs
+ * event=config.reload result=ok|kept-old [error=...] [restart_needed=...]. Returns 0 or -1. */
+int node_reload_config(struct node *n);
 
 /* Recompute the active proxy; logs proxy.selected / proxy.changed. Returns true when it changed. */
 bool node_reselect(struct node *n, const char *cause);

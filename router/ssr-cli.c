@@ -3,6 +3,8 @@
  *   ssr-cli [--ctl PATH | --node NAME] [--json] show dhcp learned-proxies
  *   ssr-cli [--ctl PATH | --node NAME] [--json] show management-proxy
  *   ssr-cli [--ctl PATH | --node NAME] [--json] show config | show ha | show phone-home | show onboarding
+ *   ssr-cli [--ctl PATH | --node NAME] [--json] show conductor
+ *   ssr-cli [--ctl PATH | --node NAME] [--json] migrate conductor ADDR [ADDR]   (two: an HA conductor)
  *   ssr-cli [--ctl PATH | --node NAME] wait management-proxy [--active A:P | --none] [--timeout SEC]
  *   ssr-cli [--ctl PATH | --node NAME] [--json] fetch https://HOST[:PORT]/PATH [--timeout SEC] [--ca FILE]
  *
@@ -33,7 +35,8 @@
 
 #define USAGE                                                                                               \
     "usage: ssr-cli [--ctl PATH | --node NAME] [--json] show dhcp learned-proxies | management-proxy | config | ha\n" \
-    "                                                   | phone-home | onboarding\n"                                        \
+    "                                                   | phone-home | onboarding | conductor\n"                           \
+    "       ssr-cli [--ctl PATH | --node NAME] [--json] migrate conductor ADDR [ADDR]\n"                       \
     "       ssr-cli [--ctl PATH | --node NAME] wait management-proxy [--active A:P | --none] [--timeout SEC]\n"  \
     "       ssr-cli [--ctl PATH | --node NAME] [--json] fetch https://HOST[:PORT]/PATH [--timeout SEC] [--ca FILE]\n"
 
@@ -385,18 +388,121 @@ static void print_onboarding(const json_t *resp)
     printf("  root CA:   %s\n", jstr(o, "root-ca-file", "-"));
     printf("  secret:    %s\n", jstr(o, "secret-file", "-"));
     json_t *e = json_object_get(o, "last-error");
-    if (json_is_object(e))
-        printf("  last error: %s in %s: %s (at %s)\n", jstr(e, "class", "?"), jstr(e, "state", "?"),
-               jstr(e, "message", "-"), jstr(e, "time", "-"));
+    if (json_is_object(e)) {
+        json_t *st = json_object_get(e, "status"), *ra = json_object_get(e, "retry-after");
+        char extra[64] = "";
+        if (json_is_integer(st) && json_is_integer(ra))
+            snprintf(extra, sizeof extra, ", HTTP %lld, retry-after %llds", (long long)json_integer_value(st),
+                     (long long)json_integer_value(ra));
+        else if (json_is_integer(st))
+            snprintf(extra, sizeof extra, ", HTTP %lld", (long long)json_integer_value(st));
+        printf("  last error: %s in %s: %s (at %s%s)\n", jstr(e, "class", "?"), jstr(e, "state", "?"),
+               jstr(e, "message", "-"), jstr(e, "time", "-"), extra);
+    }
     json_t *next = json_object_get(o, "next-retry-in-ms");
     if (json_is_integer(next))
         printf("  next retry in %lld ms\n", (long long)json_integer_value(next));
+    if (json_is_string(json_object_get(o, "fault")))
+        printf("  fault:     %s (lab fault switch)\n", jstr(o, "fault", "?"));
+    json_t *rc = json_object_get(o, "recheck"), *rl = json_object_get(rc, "last");
+    if (json_is_true(json_object_get(rc, "pending")))
+        printf("  recheck:   due through %s (attempts %lld, failures %lld)\n", jstr(rc, "proxy", "?"),
+               (long long)json_integer_value(json_object_get(rc, "attempts")),
+               (long long)json_integer_value(json_object_get(rc, "failures")));
+    if (json_is_object(rl))
+        printf("  last recheck: %s through %s%s%s (at %s)\n", jstr(rl, "result", "?"), jstr(rl, "proxy", "?"),
+               json_is_string(json_object_get(rl, "redirect")) ? ", redirect " : ", class ",
+               jstr(rl, "redirect", jstr(rl, "class", "?")), jstr(rl, "time", "-"));
     json_t *h = json_object_get(o, "history"), *it;
     size_t i;
     printf("  history:\n");
     json_array_foreach(h, i, it)
         printf("    %s  %-20s -> %-20s step %lld  %s\n", jstr(it, "time", "-"), jstr(it, "from", "?"),
                jstr(it, "to", "?"), (long long)json_integer_value(json_object_get(it, "step")), jstr(it, "why", ""));
+    /* the conductor steps (5..12) after the sZTP ones */
+    json_t *c = json_object_get(o, "conductor-client");
+    if (!json_is_true(json_object_get(c, "enabled")))
+        return;
+    printf("conductor (steps 5-12): %s (step %lld)%s%s\n", jstr(c, "state", "?"),
+           (long long)json_integer_value(json_object_get(c, "step")),
+           json_is_string(json_object_get(c, "conductor")) ? ", conductor " : "", jstr(c, "conductor", ""));
+    json_t *ce = json_object_get(c, "last-error");
+    if (json_is_object(ce))
+        printf("  last error: %s in %s: %s (at %s)\n", jstr(ce, "class", "?"), jstr(ce, "state", "?"),
+               jstr(ce, "message", "-"), jstr(ce, "time", "-"));
+    json_t *cn = json_object_get(c, "next-retry-in-ms");
+    if (json_is_integer(cn))
+        printf("  next retry in %lld ms\n", (long long)json_integer_value(cn));
+    printf("  history:\n");
+    json_array_foreach(json_object_get(c, "history"), i, it)
+        printf("    %s  %-20s -> %-20s step %lld  %s\n", jstr(it, "time", "-"), jstr(it, "from", "?"),
+               jstr(it, "to", "?"), (long long)json_integer_value(json_object_get(it, "step")), jstr(it, "why", ""));
+}
+
+static void print_list(const char *label, json_t *arr)
+{
+    json_t *it;
+    size_t i;
+    printf("  %-13s", label);
+    if (!json_array_size(arr))
+        printf(" -");
+    json_array_foreach(arr, i, it)
+        printf(" %s", json_string_value(it) ? json_string_value(it) : "?");
+    putchar('\n');
+}
+
+/* `show conductor` (and the answer of `migrate conductor`). */
+static void print_conductor(const json_t *resp, const char *key)
+{
+    json_t *c = json_object_get(resp, key);
+    if (!json_is_true(json_object_get(c, "enabled"))) {
+        printf("conductor: off (node %s; the conductor client runs after sZTP: start ssr-node with --sztp)\n",
+               jstr(resp, "node", "?"));
+        return;
+    }
+    printf("conductor (router %s node %s identity %s)\n", jstr(resp, "router", "?"), jstr(resp, "node", "?"),
+           jstr(c, "identity", "?"));
+    printf("  state:        %s (step %lld)%s\n", jstr(c, "state", "?"),
+           (long long)json_integer_value(json_object_get(c, "step")),
+           json_is_string(json_object_get(c, "request")) ? " request under way" : "");
+    printf("  role:         %s\n", jstr(c, "role", "-"));
+    printf("  conductor:    %s (session %s%s%s)\n", jstr(c, "conductor", "-"), jstr(c, "session", "-"),
+           json_is_string(json_object_get(c, "proxy")) ? ", via proxy " : "", jstr(c, "proxy", ""));
+    printf("  staging:      %s\n", jstr(c, "staging", "-"));
+    print_list("production:", json_object_get(c, "production"));
+    if (json_array_size(json_object_get(c, "target")))
+        print_list("migrate to:", json_object_get(c, "target"));
+    if (json_is_string(json_object_get(c, "migrated-by")))
+        printf("  migrated by:  %s\n", jstr(c, "migrated-by", "-"));
+    if (json_is_string(json_object_get(c, "connected-since")))
+        printf("  connected:    %s since %s, %lld heartbeats (last %s)\n", jstr(c, "connected", "-"),
+               jstr(c, "connected-since", "-"), (long long)json_integer_value(json_object_get(c, "heartbeats")),
+               jstr(c, "last-heartbeat", "-"));
+    json_t *cert = json_object_get(c, "certificate");
+    if (json_is_object(cert))
+        printf("  certificate:  serial %s, %s, until %s (%s)\n", jstr(cert, "serial", "-"), jstr(cert, "subject", "-"),
+               jstr(cert, "not-after", "-"), jstr(cert, "file", "-"));
+    else
+        printf("  certificate:  none\n");
+    json_t *hub = json_object_get(c, "hub");
+    if (json_is_object(hub)) {
+        printf("  hub peering:  %s with %s (%s) as %s, direct%s%s\n", jstr(hub, "state", "?"),
+               jstr(hub, "hub-name", "?"), jstr(hub, "hub", "?"), jstr(hub, "identity", "?"),
+               json_is_string(json_object_get(hub, "peered-since")) ? ", since " : "", jstr(hub, "peered-since", ""));
+        json_t *lf = json_object_get(hub, "last-failure");
+        if (json_is_object(lf))
+            printf("                last failure: %s: %s (at %s)\n", jstr(lf, "class", "?"), jstr(lf, "detail", "-"),
+                   jstr(lf, "time", "-"));
+    } else {
+        printf("  hub peering:  none\n");
+    }
+    json_t *e = json_object_get(c, "last-error");
+    if (json_is_object(e))
+        printf("  last error:   %s in %s: %s (conductor %s, at %s)\n", jstr(e, "class", "?"), jstr(e, "state", "?"),
+               jstr(e, "message", "-"), jstr(e, "conductor", "-"), jstr(e, "time", "-"));
+    json_t *next = json_object_get(c, "next-retry-in-ms");
+    if (json_is_integer(next))
+        printf("  next retry in %lld ms\n", (long long)json_integer_value(next));
 }
 
 /* `fetch`: the answer's status and peer on stderr, the body on stdout. */
@@ -582,13 +688,13 @@ int main(int argc, char **argv)
         return usage("%s", "--ctl and --node are exclusive");
 
     const char *what = NULL, *fetch_url = NULL;
-    bool is_wait = false;
+    bool is_wait = false, is_migrate = false;
     if (strcmp(args[0], "show") == 0) {
         if (nargs == 3 && strcmp(args[1], "dhcp") == 0 && strcmp(args[2], "learned-proxies") == 0)
             what = "dhcp learned-proxies";
         else if (nargs == 2 && (strcmp(args[1], "management-proxy") == 0 || strcmp(args[1], "config") == 0 ||
                                 strcmp(args[1], "ha") == 0 || strcmp(args[1], "phone-home") == 0 ||
-                                strcmp(args[1], "onboarding") == 0))
+                                strcmp(args[1], "onboarding") == 0 || strcmp(args[1], "conductor") == 0))
             what = args[1];
         else
             return usage("%s", "unknown show command");
@@ -596,6 +702,10 @@ int main(int argc, char **argv)
         if (nargs != 2 || strcmp(args[1], "management-proxy") != 0)
             return usage("%s", "expected: wait management-proxy");
         is_wait = true;
+    } else if (strcmp(args[0], "migrate") == 0) {
+        if (nargs < 3 || nargs > 4 || strcmp(args[1], "conductor") != 0)
+            return usage("%s", "expected: migrate conductor ADDR [ADDR]");
+        is_migrate = true;
     } else if (strcmp(args[0], "fetch") == 0) {
         if (nargs != 2)
             return usage("%s", "expected: fetch https://HOST[:PORT]/PATH");
@@ -650,7 +760,16 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    json_t *req = json_pack("{s:s, s:s}", "cmd", "show", "what", what);
+    json_t *req;
+    if (is_migrate) {
+        json_t *list = json_array();
+        for (int i = 2; i < nargs; i++)
+            json_array_append_new(list, json_string(args[i]));
+        req = json_pack("{s:s, s:o}", "cmd", "migrate", "conductor", list);
+        what = "migrate";
+    } else {
+        req = json_pack("{s:s, s:s}", "cmd", "show", "what", what);
+    }
     char *reqs = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     json_t *resp;
@@ -679,6 +798,12 @@ int main(int argc, char **argv)
         print_phonehome(resp);
     else if (strcmp(what, "onboarding") == 0)
         print_onboarding(resp);
+    else if (strcmp(what, "conductor") == 0)
+        print_conductor(resp, "conductor");
+    else if (strcmp(what, "migrate") == 0) {
+        printf("migrate conductor: re-targeted\n");
+        print_conductor(resp, "migrate");
+    }
     else
         print_ha(resp);
     json_decref(resp);

@@ -21,7 +21,8 @@
     "usage: ssr-node --config FILE --node NAME [--onboarding FILE] [--state-dir DIR] [--ctl PATH]\n"           \
     "                [--ha-listen IP:PORT --ha-peer IP:PORT] [--ha-timeout SEC] [--no-apply]\n"               \
     "                [--phone-home-url https://HOST[:PORT]/PATH [--mist-ca FILE]]\n"                    \
-    "                [--sztp --device-id ID --tpm TCTI] [--log-level debug|info]\n"
+    "                [--sztp --device-id ID --tpm TCTI [--sztp-fault replay-response]]\n"           \
+    "                [--log-level debug|info]\n"
 
 static struct node the_node;
 static struct ctl_server the_ctl;
@@ -30,6 +31,7 @@ struct sig_ev {
     struct node_ev ev;
     int fd;
     int stop_signal;
+    bool reload;
 };
 
 static void on_signal(struct node_ev *ev, uint32_t events)
@@ -40,6 +42,8 @@ static void on_signal(struct node_ev *ev, uint32_t events)
     while (read(s->fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
             s->stop_signal = (int)si.ssi_signo;
+        else if (si.ssi_signo == SIGHUP)
+            s->reload = true;
         else
             log_info("node.signal", "signal=%s action=ignored", strsignal((int)si.ssi_signo));
     }
@@ -81,7 +85,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'},  {"no-apply", no_argument, NULL, 'A'},
         {"phone-home-url", required_argument, NULL, 'U'}, {"mist-ca", required_argument, NULL, 'M'},
         {"sztp", no_argument, NULL, 'Z'},             {"device-id", required_argument, NULL, 'D'},
-        {"tpm", required_argument, NULL, 'B'},
+        {"tpm", required_argument, NULL, 'B'},        {"sztp-fault", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     struct node_options opt = {.dhcp_apply = true};
@@ -105,6 +109,13 @@ int main(int argc, char **argv)
         case 'Z': opt.sztp = true; break;
         case 'D': opt.device_id = optarg; break;
         case 'B': opt.tpm = optarg; break;
+        case 'F': {
+            int f = sztp_fault_from_name(optarg);
+            if (f <= SZTP_FAULT_NONE)
+                return usage_error("--sztp-fault \"%s\": unknown fault (known: replay-response)", optarg);
+            opt.sztp_fault = (enum sztp_fault)f;
+            break;
+        }
         case 'T':
             if (parse_uint(optarg, 1, 3600, &opt.ha_timeout_s) < 0)
                 return usage_error("--ha-timeout \"%s\": expected 1..3600 seconds", optarg);
@@ -126,6 +137,8 @@ int main(int argc, char **argv)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
     if (!opt.config_path || !opt.node_name)
         return usage_error("%s", "--config and --node are required");
+    if (opt.sztp_fault != SZTP_FAULT_NONE && !opt.sztp)
+        return usage_error("%s", "--sztp-fault goes with --sztp");
 
     if (opt.ctl_path)
         snprintf(ctl_path, sizeof ctl_path, "%s", opt.ctl_path);
@@ -183,6 +196,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < k; i++) {
             struct node_ev *ev = evs[i].data.ptr;
             ev->fn(ev, evs[i].events);
+        }
+        if (sig.reload) {
+            sig.reload = false;
+            node_reload_config(n);
         }
         uint64_t now_ms = dhcpc_now_ms();
         node_tick(n, now_ms, time(NULL));

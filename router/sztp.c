@@ -47,6 +47,21 @@ int sztp_state_from_name(const char *name)
 
 unsigned sztp_state_step(enum sztp_state s) { return (unsigned)s < SZTP__COUNT ? sztp_steps[s] : 0; }
 
+static const char *const fault_names[SZTP_FAULT__COUNT] = {
+    [SZTP_FAULT_NONE] = "none",
+    [SZTP_FAULT_REPLAY_RESPONSE] = "replay-response",
+};
+
+const char *sztp_fault_name(enum sztp_fault f) { return (unsigned)f < SZTP_FAULT__COUNT ? fault_names[f] : "unknown"; }
+
+int sztp_fault_from_name(const char *name)
+{
+    for (int i = 0; name && i < SZTP_FAULT__COUNT; i++)
+        if (strcmp(name, fault_names[i]) == 0)
+            return i;
+    return -1;
+}
+
 bool sztp_transition_allowed(enum sztp_state from, enum sztp_state to)
 {
     if ((unsigned)from >= SZTP__COUNT || (unsigned)to >= SZTP__COUNT || from == to)
@@ -119,6 +134,7 @@ json_t *sztp_persist_to_json(const struct sztp_persist *p)
     json_object_set_new(o, "site", json_string(p->site));
     json_object_set_new(o, "conductor", json_string(p->conductor));
     json_object_set_new(o, "root-ca", json_boolean(p->root_ca));
+    json_object_set_new(o, "proxy", str_or_null(p->proxy));
     json_object_set_new(o, "attempts-total", json_integer(p->attempts_total));
     json_object_set_new(o, "failures-total", json_integer(p->failures_total));
     json_object_set_new(o, "last-error", error_json(&p->last_error));
@@ -196,7 +212,8 @@ int sztp_persist_parse(const char *buf, size_t len, struct sztp_persist *p, char
         get_str(o, "environment", p->environment, sizeof p->environment, false, err, errcap) < 0 ||
         get_str(o, "org", p->org, sizeof p->org, false, err, errcap) < 0 ||
         get_str(o, "site", p->site, sizeof p->site, false, err, errcap) < 0 ||
-        get_str(o, "conductor", p->conductor, sizeof p->conductor, false, err, errcap) < 0)
+        get_str(o, "conductor", p->conductor, sizeof p->conductor, false, err, errcap) < 0 ||
+        get_str(o, "proxy", p->proxy, sizeof p->proxy, false, err, errcap) < 0)
         goto out;
     if (p->state >= SZTP_REDIRECTED && !p->redirect[0]) {
         snprintf(err, errcap, "state %s without \"redirect\"", sztp_state_name(p->state));
@@ -534,6 +551,26 @@ static bool proxy_active(const struct sztp *z)
     return z->active && z->active->source != PROXY_SRC_NONE && z->active->port != 0;
 }
 
+/* One more consecutive failure: the next attempt waits phonehome_backoff_ms(), or the server's
+ * Retry-After when longer (capped). Returns the delay. */
+static unsigned arm_backoff(struct sztp *z, unsigned retry_after_s)
+{
+    z->consecutive_failures++;
+    unsigned d = phonehome_backoff_ms(z->consecutive_failures, z->backoff_base_ms, z->backoff_max_ms,
+                                      xorshift32(&z->rng));
+    if (retry_after_s) {
+        uint64_t ra = (uint64_t)retry_after_s * 1000u;
+        if (ra > SZTP_RETRY_AFTER_MAX_MS)
+            ra = SZTP_RETRY_AFTER_MAX_MS;
+        if (ra > d)
+            d = (unsigned)ra;
+    }
+    z->retry_in_ms = d;
+    z->next_retry_ms = https_now_ms() + d;
+    z->backoff = true;
+    return d;
+}
+
 static void fail(struct sztp *z, const char *klass, int status, unsigned retry_after_s, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
@@ -555,19 +592,7 @@ static void fail(struct sztp *z, const char *klass, int status, unsigned retry_a
         if (*c < ' ' || *c > '~')
             *c = '?';
     z->p.failures_total++;
-    z->consecutive_failures++;
-    unsigned d = phonehome_backoff_ms(z->consecutive_failures, z->backoff_base_ms, z->backoff_max_ms,
-                                      xorshift32(&z->rng));
-    if (retry_after_s) {
-        uint64_t ra = (uint64_t)retry_after_s * 1000u;
-        if (ra > SZTP_RETRY_AFTER_MAX_MS)
-            ra = SZTP_RETRY_AFTER_MAX_MS;
-        if (ra > d)
-            d = (unsigned)ra;
-    }
-    z->retry_in_ms = d;
-    z->next_retry_ms = https_now_ms() + d;
-    z->backoff = true;
+    unsigned d = arm_backoff(z, retry_after_s);
     char q[300];
     log_warn("sztp.failed", "state=%s step=%u class=%s status=%d retry_after=%u error=%s failures=%u retry_in_ms=%u",
              sztp_names[z->p.state], sztp_steps[z->p.state], e->klass, status, retry_after_s,
@@ -579,6 +604,72 @@ static void succeeded(struct sztp *z)
 {
     z->consecutive_failures = 0;
     z->backoff = false;
+    if (z->cur_proxy[0])
+        memcpy(z->p.proxy, z->cur_proxy, sizeof z->p.proxy); /* the proxy that carried it */
+}
+
+static void replay_wipe(struct sztp *z)
+{
+    if (z->replay_body) {
+        OPENSSL_cleanse(z->replay_body, strlen(z->replay_body));
+        free(z->replay_body);
+    }
+    free(z->replay_url);
+    z->replay_body = z->replay_url = NULL;
+}
+
+static void active_str(const struct sztp *z, char *buf, size_t cap)
+{
+    proxy_addr_format(z->active->addr, z->active->port, buf, cap);
+}
+
+/* secret-stored and the active proxy is not the one that carried the last exchange: a re-check
+ * through it is due. */
+static void recheck_arm(struct sztp *z, const char *why)
+{
+    struct sztp_recheck *rc = &z->recheck;
+    char ap[24];
+    if (z->p.state != SZTP_SECRET_STORED || !proxy_active(z))
+        return;
+    active_str(z, ap, sizeof ap);
+    if (strcmp(ap, z->p.proxy) == 0) {
+        if (rc->pending)
+            log_info("sztp.recheck",
+                     "result=cancelled proxy=%s why=\"back to the proxy that carried the last exchange\"", rc->proxy);
+        rc->pending = false;
+        return;
+    }
+    if (rc->pending && strcmp(rc->proxy, ap) == 0)
+        return;
+    rc->pending = true;
+    memcpy(rc->proxy, ap, sizeof rc->proxy);
+    rc->attempts = rc->failures = 0;
+    log_info("sztp.recheck", "result=due proxy=%s previous=%s why=\"%s\"", ap, z->p.proxy[0] ? z->p.proxy : "none",
+             why);
+}
+
+static void recheck_failed(struct sztp *z, const char *klass, int status, unsigned retry_after_s, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void recheck_failed(struct sztp *z, const char *klass, int status, unsigned retry_after_s, const char *fmt, ...)
+{
+    struct sztp_recheck *rc = &z->recheck;
+    char msg[256], q[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rc->failures++;
+    rc->failed_total++;
+    rc->have_last = true;
+    rc->last_ok = false;
+    memcpy(rc->last_proxy, z->cur_proxy, sizeof rc->last_proxy);
+    snprintf(rc->last_class, sizeof rc->last_class, "%s", klass);
+    rc->last_redirect[0] = 0;
+    rc->last_at = time(NULL);
+    unsigned d = arm_backoff(z, retry_after_s);
+    log_warn("sztp.recheck", "result=failed class=%s proxy=%s status=%d error=%s failures=%u retry_in_ms=%u", klass,
+             z->cur_proxy, status, log_quote(q, sizeof q, msg, strlen(msg)), rc->failures, d);
 }
 
 static void on_done(struct https_client *c, const struct https_result *r, void *arg);
@@ -687,6 +778,17 @@ static int store_secret(struct sztp *z)
     return 0;
 }
 
+static void phone_home_body(const struct sztp *z, char *body, size_t cap)
+{
+    json_t *o = json_pack("{s:s}", "device-id", z->p.device_id);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s)
+        fatalx("sztp.oom", "what=body");
+    snprintf(body, cap, "%s", s);
+    free(s);
+}
+
 /* Do the next thing the state asks for (no request under way, not in backoff). */
 static void step(struct sztp *z, uint64_t now_ms)
 {
@@ -694,8 +796,15 @@ static void step(struct sztp *z, uint64_t now_ms)
     for (;;) {
         if (!z->enabled || !z->started || z->cur || z->backoff)
             return;
-        if (z->p.state == SZTP_SECRET_STORED)
+        if (z->p.state == SZTP_SECRET_STORED) {
+            if (z->recheck.pending && proxy_active(z)) {
+                z->recheck.attempts++;
+                phone_home_body(z, body, sizeof body);
+                snprintf(url, sizeof url, "https://%s:%u%s", z->u.host, z->u.port, z->u.path);
+                send_req(z, SZTP_OP_RECHECK, "POST", url, NULL, body, now_ms);
+            }
             return;
+        }
         if (!proxy_active(z)) {
             log_debug("sztp.waiting", "state=%s why=\"no active management proxy\"", sztp_names[z->p.state]);
             return;
@@ -708,13 +817,7 @@ static void step(struct sztp *z, uint64_t now_ms)
             sztp_set_state(z, SZTP_PHONING_HOME, "phone home");
             continue;
         case SZTP_PHONING_HOME: {
-            json_t *o = json_pack("{s:s}", "device-id", z->p.device_id);
-            char *s = json_dumps(o, JSON_COMPACT);
-            json_decref(o);
-            if (!s)
-                fatalx("sztp.oom", "what=body");
-            snprintf(body, sizeof body, "%s", s);
-            free(s);
+            phone_home_body(z, body, sizeof body);
             snprintf(url, sizeof url, "https://%s:%u%s", z->u.host, z->u.port, z->u.path);
             send_req(z, SZTP_OP_PHONE_HOME, "POST", url, NULL, body, now_ms);
             return;
@@ -825,6 +928,78 @@ static unsigned retry_after(const struct https_result *r)
     return (unsigned)n;
 }
 
+/* The cloud's verdict on the replayed response (the replay-response fault). */
+static void replay_done(struct sztp *z, const struct https_result *r)
+{
+    char berr[48], q[400];
+    if (r->err != HTTPS_OK) {
+        log_warn("sztp.replay", "result=no-answer class=%s error=%s", https_err_name(r->err),
+                 log_quote(q, sizeof q, r->message, strlen(r->message)));
+        return;
+    }
+    sztp_body_error(r->body, r->body ? r->body_len : 0, berr, sizeof berr);
+    if (r->status == 200) {
+        struct sztp_error *e = &z->p.last_error;
+        log_error("sztp.replay", "result=accepted status=200 challenge_id=%s", z->ch.id);
+        memset(e, 0, sizeof *e);
+        e->set = true;
+        e->state = z->p.state;
+        e->status = 200;
+        e->at = time(NULL);
+        snprintf(e->klass, sizeof e->klass, "replay-accepted");
+        snprintf(e->message, sizeof e->message, "the cloud accepted a replayed OCRA response (challenge %s)", z->ch.id);
+        z->p.failures_total++;
+        persist(z);
+        return;
+    }
+    if (r->status == 401 && strcmp(berr, "replayed-challenge") == 0)
+        log_info("sztp.replay", "result=refused status=401 reason=replayed-challenge challenge_id=%s", z->ch.id);
+    else
+        log_warn("sztp.replay", "result=refused status=%d reason=%s expected=replayed-challenge challenge_id=%s",
+                 r->status, berr[0] ? berr : "-", z->ch.id);
+}
+
+/* The answer to a re-check phone-home (secret-stored, new proxy). */
+static void recheck_done(struct sztp *z, const struct https_result *r)
+{
+    struct sztp_recheck *rc = &z->recheck;
+    char berr[48], e[256], redirect[SZTP_URL_MAX], env[64], org[64], q[SZTP_URL_MAX + 16];
+    if (r->err != HTTPS_OK) {
+        recheck_failed(z, https_err_name(r->err), 0, 0, "%s", r->message);
+        return;
+    }
+    const char *body = r->body ? r->body : "";
+    size_t blen = r->body ? r->body_len : 0;
+    sztp_body_error(body, blen, berr, sizeof berr);
+    if (r->status != 307) {
+        recheck_failed(z, berr[0] ? berr : "http-error", r->status, retry_after(r), "ep-terminator answered %d %s",
+                       r->status, r->reason);
+        return;
+    }
+    if (sztp_parse_redirect(body, blen, redirect, sizeof redirect, env, sizeof env, org, sizeof org, e, sizeof e) < 0) {
+        recheck_failed(z, "bad-body", r->status, 0, "phone-home answer: %s", e);
+        return;
+    }
+    bool same = strcmp(redirect, z->p.redirect) == 0;
+    z->consecutive_failures = 0;
+    z->backoff = false;
+    memcpy(z->p.proxy, z->cur_proxy, sizeof z->p.proxy);
+    rc->pending = false;
+    rc->ok_total++;
+    rc->have_last = true;
+    rc->last_ok = true;
+    memcpy(rc->last_proxy, z->cur_proxy, sizeof rc->last_proxy);
+    rc->last_class[0] = 0;
+    snprintf(rc->last_redirect, sizeof rc->last_redirect, "%s", same ? "same" : "moved");
+    rc->last_at = time(NULL);
+    if (same)
+        log_info("sztp.recheck", "result=ok proxy=%s redirect=same attempts=%u", z->cur_proxy, rc->attempts);
+    else
+        log_info("sztp.recheck", "result=ok proxy=%s redirect=moved attempts=%u new_redirect=%s", z->cur_proxy,
+                 rc->attempts, log_quote(q, sizeof q, redirect, strlen(redirect)));
+    persist(z);
+}
+
 static void on_done(struct https_client *c, const struct https_result *r, void *arg)
 {
     struct sztp *z = arg;
@@ -834,6 +1009,15 @@ static void on_done(struct https_client *c, const struct https_result *r, void *
     z->op = SZTP_OP_NONE;
     uint64_t now_ms = https_now_ms();
     char e[256];
+    if (op == SZTP_OP_RECHECK) {
+        recheck_done(z, r);
+        return;
+    }
+    if (op == SZTP_OP_REPLAY) {
+        replay_done(z, r);
+        step(z, now_ms);
+        return;
+    }
     if (r->err != HTTPS_OK) {
         fail(z, https_err_name(r->err), 0, 0, "%s", r->message);
         return;
@@ -889,6 +1073,13 @@ static void on_done(struct https_client *c, const struct https_result *r, void *
         if (!s)
             fatalx("sztp.oom", "what=body");
         sub_url(z, "response", url, sizeof url);
+        if (z->fault == SZTP_FAULT_REPLAY_RESPONSE && !z->replay_done) { /* what an eavesdropper captures */
+            replay_wipe(z);
+            z->replay_url = strdup(url);
+            z->replay_body = strdup(s);
+            if (!z->replay_url || !z->replay_body)
+                fatalx("sztp.oom", "what=replay");
+        }
         log_info("sztp.ocra", "suite=%s mode=mutual computed_in=tpm challenge_id=%s", z->ch.suite, z->ch.id);
         send_req(z, SZTP_OP_RESPONSE, "POST", url, NULL, s, now_ms);
         OPENSSL_cleanse(s, strlen(s));
@@ -916,6 +1107,13 @@ static void on_done(struct https_client *c, const struct https_result *r, void *
         succeeded(z);
         log_info("sztp.authenticated", "mode=mutual server_verified=yes org=%s", z->p.org);
         sztp_set_state(z, SZTP_AUTHENTICATED, "mutual OCRA verified");
+        if (z->fault == SZTP_FAULT_REPLAY_RESPONSE && !z->replay_done && z->replay_body) {
+            z->replay_done = true;
+            log_info("sztp.replay", "result=sending fault=replay-response challenge_id=%s", z->ch.id);
+            send_req(z, SZTP_OP_REPLAY, "POST", z->replay_url, NULL, z->replay_body, now_ms); /* copied */
+            replay_wipe(z);
+            return;
+        }
         break;
     }
     case SZTP_OP_ONBOARDING:
@@ -950,6 +1148,8 @@ static void on_done(struct https_client *c, const struct https_result *r, void *
         sztp_set_state(z, SZTP_ONBOARDING_RECEIVED, "onboarding data received");
         break;
     case SZTP_OP_NONE:
+    case SZTP_OP_REPLAY:  /* handled above */
+    case SZTP_OP_RECHECK:
         return;
     }
     step(z, now_ms);
@@ -964,9 +1164,19 @@ void sztp_start(struct sztp *z, int epfd, uint64_t now_ms)
     log_info("sztp.start", "device=%s state=%s step=%u url=\"%s\" ca=\"%s\" tpm=\"%s\" proxy=%s", z->p.device_id,
              sztp_names[z->p.state], sztp_steps[z->p.state], z->url, z->ca_file[0] ? z->ca_file : "system",
              z->tpm_conf, proxy_active(z) ? "active" : "none");
-    if (z->p.state == SZTP_SECRET_STORED)
-        log_info("sztp.resume", "state=secret-stored action=none");
+    if (z->p.state == SZTP_SECRET_STORED) {
+        log_info("sztp.resume", "state=secret-stored action=none proxy=%s", z->p.proxy[0] ? z->p.proxy : "unknown");
+        if (z->p.proxy[0])
+            recheck_arm(z, "the active proxy is not the one that carried the last exchange");
+    }
     step(z, now_ms);
+}
+
+void sztp_set_fault(struct sztp *z, enum sztp_fault f)
+{
+    z->fault = (unsigned)f < SZTP_FAULT__COUNT ? f : SZTP_FAULT_NONE;
+    if (z->fault != SZTP_FAULT_NONE)
+        log_warn("sztp.fault", "fault=%s", sztp_fault_name(z->fault));
 }
 
 void sztp_proxy_changed(struct sztp *z, uint64_t now_ms)
@@ -980,6 +1190,7 @@ void sztp_proxy_changed(struct sztp *z, uint64_t now_ms)
     }
     z->backoff = false;
     z->consecutive_failures = 0;
+    recheck_arm(z, "active management proxy changed");
     step(z, now_ms);
 }
 
@@ -1007,6 +1218,22 @@ int sztp_next_timeout_ms(const struct sztp *z, uint64_t now_ms)
     return z->next_retry_ms > now_ms ? (int)(z->next_retry_ms - now_ms) : 0;
 }
 
+struct tpm *sztp_tpm(struct sztp *z, char *err, size_t errcap)
+{
+    if (z->tpm)
+        return z->tpm;
+    if (!z->enabled) {
+        snprintf(err, errcap, "no TPM configured (--sztp --tpm)");
+        return NULL;
+    }
+    if (tpm_open(&z->tpm, z->tpm_conf, err, errcap) < 0) {
+        z->tpm = NULL;
+        return NULL;
+    }
+    log_info("sztp.tpm", "tcti=\"%s\" result=open", z->tpm_conf);
+    return z->tpm;
+}
+
 void sztp_stop(struct sztp *z)
 {
     if (z->cur) {
@@ -1014,6 +1241,7 @@ void sztp_stop(struct sztp *z)
         z->cur = NULL;
     }
     drop_memory(z);
+    replay_wipe(z);
     if (z->tpm) {
         tpm_close(z->tpm);
         z->tpm = NULL;
@@ -1024,7 +1252,7 @@ void sztp_stop(struct sztp *z)
 json_t *sztp_json(const struct sztp *z, uint64_t now_ms)
 {
     json_t *o = sztp_persist_to_json(&z->p);
-    static const char *const ops[] = {"none", "phone-home", "challenge", "response", "onboarding"};
+    static const char *const ops[] = {"none", "phone-home", "challenge", "response", "onboarding", "replay", "recheck"};
     json_object_del(o, "version");
     json_object_set_new(o, "enabled", json_boolean(z->enabled));
     json_object_set_new(o, "url", str_or_null(z->url));
@@ -1039,6 +1267,24 @@ json_t *sztp_json(const struct sztp *z, uint64_t now_ms)
                                                                             : 0)
                                    : json_null());
     json_object_set_new(o, "retry-delay-ms", z->backoff ? json_integer(z->retry_in_ms) : json_null());
+    json_object_set_new(o, "fault", z->fault != SZTP_FAULT_NONE ? json_string(sztp_fault_name(z->fault)) : json_null());
+    const struct sztp_recheck *rc = &z->recheck;
+    json_t *rj = json_object();
+    json_object_set_new(rj, "pending", json_boolean(rc->pending));
+    json_object_set_new(rj, "proxy", rc->pending ? json_string(rc->proxy) : json_null());
+    json_object_set_new(rj, "attempts", json_integer(rc->attempts));
+    json_object_set_new(rj, "failures", json_integer(rc->failures));
+    json_object_set_new(rj, "ok-total", json_integer(rc->ok_total));
+    json_object_set_new(rj, "failed-total", json_integer(rc->failed_total));
+    if (rc->have_last)
+        json_object_set_new(rj, "last",
+                            json_pack("{s:s, s:s, s:o, s:o, s:I, s:o}", "result", rc->last_ok ? "ok" : "failed", "proxy",
+                                      rc->last_proxy, "class", str_or_null(rc->last_class), "redirect",
+                                      str_or_null(rc->last_redirect), "at", (json_int_t)rc->last_at, "time",
+                                      iso_time(rc->last_at)));
+    else
+        json_object_set_new(rj, "last", json_null());
+    json_object_set_new(o, "recheck", rj);
     char p[PATH_MAX + 32];
     if (z->enabled) {
         snprintf(p, sizeof p, "%s/%s", z->state_dir, SZTP_CA_FILE);

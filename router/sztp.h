@@ -39,6 +39,24 @@
  * minus up to 20 % jitter), or after the server's Retry-After (404 unclaimed, 423 locked) when longer,
  * capped at SZTP_RETRY_AFTER_MAX_MS.
  *
+ * Re-check (event sztp.recheck): when the active management proxy changes while the node is in
+ * secret-stored, and the new proxy is not the one that carried the last successful exchange (kept
+ * in sztp.json as "proxy"; also checked at start), the node phones home once more (POST
+ * /v1/phone-home) through the NEW proxy and logs
+ *   event=sztp.recheck result=ok proxy=A:P redirect=same|moved
+ * The state does not change. A failure is logged as `sztp.recheck result=failed class=...` (not
+ * as last_error) and retried with the usual backoff until one succeeds through that proxy. This
+ * keeps "new connections use the new proxy" observable (the new proxy's access log).
+ *
+ * Lab fault switch (ssr-node --sztp-fault NAME; an unknown NAME is a usage error):
+ *   replay-response  once the node's real OCRA response was accepted (session obtained), it
+ *                    replays the identical POST .../response (same challenge id, same response,
+ *                    as an eavesdropper who captured it would) and checks the cloud's verdict:
+ *                    401 replayed-challenge -> `event=sztp.replay result=refused status=401
+ *                    reason=replayed-challenge`; 200 -> `level=error event=sztp.replay
+ *                    result=accepted` and last_error class replay-accepted. Either way the node
+ *                    carries on with its real session.
+ *
  * Secrets never logged: OCRA responses, session token, psk, challenge texts.
  */
 #ifndef SSR_SZTP_H
@@ -116,6 +134,7 @@ struct sztp_persist {
     size_t n_hist;
     struct sztp_error last_error;
     unsigned attempts_total, failures_total;
+    char proxy[24];               /* "A:P" that carried the last successful exchange, "" when none */
 };
 
 /* Serialize; never fails (out of memory is fatal). */
@@ -148,7 +167,36 @@ void sztp_body_error(const char *buf, size_t len, char *dst, size_t cap);
 
 /* ---- the client ---- */
 
-enum sztp_op { SZTP_OP_NONE = 0, SZTP_OP_PHONE_HOME, SZTP_OP_CHALLENGE, SZTP_OP_RESPONSE, SZTP_OP_ONBOARDING };
+enum sztp_op {
+    SZTP_OP_NONE = 0,
+    SZTP_OP_PHONE_HOME,
+    SZTP_OP_CHALLENGE,
+    SZTP_OP_RESPONSE,
+    SZTP_OP_ONBOARDING,
+    SZTP_OP_REPLAY,               /* the replay-response fault */
+    SZTP_OP_RECHECK,              /* phone home again through a new proxy (secret-stored) */
+};
+
+/* Lab fault switches (ssr-node --sztp-fault). */
+enum sztp_fault { SZTP_FAULT_NONE = 0, SZTP_FAULT_REPLAY_RESPONSE, SZTP_FAULT__COUNT };
+/* "none", "replay-response" */
+const char *sztp_fault_name(enum sztp_fault f);
+/* The fault for a name, or -1 ("none" is SZTP_FAULT_NONE). */
+int sztp_fault_from_name(const char *name);
+
+/* The re-check after a proxy change (see the top of this file). */
+struct sztp_recheck {
+    bool pending;                 /* a re-check through `proxy` is due (or under way) */
+    char proxy[24];               /* the proxy it is for */
+    unsigned attempts, failures;  /* for the current proxy */
+    unsigned ok_total, failed_total;
+    bool have_last;
+    bool last_ok;
+    char last_proxy[24];
+    char last_class[32];          /* "" when ok */
+    char last_redirect[8];        /* "same" | "moved" when ok */
+    time_t last_at;
+};
 
 struct tpm;
 
@@ -182,6 +230,11 @@ struct sztp {
     char session[160];            /* in memory only */
     bool have_ob;
     struct sztp_onboarding ob;    /* in memory only */
+
+    enum sztp_fault fault;
+    bool replay_done;             /* the replay-response fault fired (once per process) */
+    char *replay_url, *replay_body;  /* the captured request (malloc'd, wiped after use) */
+    struct sztp_recheck recheck;
 };
 
 void sztp_init(struct sztp *z, const struct router_config *cfg, const struct active_proxy *active);
@@ -189,11 +242,16 @@ void sztp_init(struct sztp *z, const struct router_config *cfg, const struct act
  * unreadable or corrupt one is an error). Returns 0 or -1 with one line in err. */
 int sztp_configure(struct sztp *z, const char *state_dir, const char *device_id, const char *tpm_conf,
                    const char *url, const char *ca_file, char *err, size_t errcap);
+/* Arm a lab fault switch (before sztp_start). */
+void sztp_set_fault(struct sztp *z, enum sztp_fault f);
 void sztp_start(struct sztp *z, int epfd, uint64_t now_ms);
 void sztp_proxy_changed(struct sztp *z, uint64_t now_ms);
 void sztp_network_changed(struct sztp *z, uint64_t now_ms);
 void sztp_tick(struct sztp *z, uint64_t now_ms);
 int sztp_next_timeout_ms(const struct sztp *z, uint64_t now_ms);
+/* The node's TPM (opened on first use; libtpms allows one per process, so the conductor client
+ * borrows this one). Returns it, or NULL with a message in err. */
+struct tpm *sztp_tpm(struct sztp *z, char *err, size_t errcap);
 /* Abandon a request under way and close the TPM (daemon stop). */
 void sztp_stop(struct sztp *z);
 

@@ -80,6 +80,7 @@ static void fill(struct sztp_persist *p)
         snprintf(p->hist[i].why, sizeof p->hist[i].why, "why %d", i);
     }
     p->n_hist = 6;
+    snprintf(p->proxy, sizeof p->proxy, "127.0.0.1:3128");
 }
 
 static void test_persist_roundtrip(void)
@@ -104,6 +105,7 @@ static void test_persist_roundtrip(void)
     ZTP_ASSERT_EQ_STR(b.site, a.site);
     ZTP_ASSERT_EQ_STR(b.conductor, a.conductor);
     CU_ASSERT_TRUE(b.root_ca);
+    ZTP_ASSERT_EQ_STR(b.proxy, "127.0.0.1:3128");
     ZTP_ASSERT_EQ_INT(b.attempts_total, 9);
     ZTP_ASSERT_EQ_INT(b.failures_total, 3);
     CU_ASSERT_TRUE(b.last_error.set);
@@ -249,6 +251,27 @@ static void test_resume(void)
     rmdir(dir);
 }
 
+/* The lab fault switches: names both ways, unknown names refused. */
+static void test_faults(void)
+{
+    ZTP_ASSERT_EQ_STR(sztp_fault_name(SZTP_FAULT_NONE), "none");
+    ZTP_ASSERT_EQ_STR(sztp_fault_name(SZTP_FAULT_REPLAY_RESPONSE), "replay-response");
+    ZTP_ASSERT_EQ_STR(sztp_fault_name((enum sztp_fault)99), "unknown");
+    ZTP_ASSERT_EQ_INT(sztp_fault_from_name("replay-response"), SZTP_FAULT_REPLAY_RESPONSE);
+    ZTP_ASSERT_EQ_INT(sztp_fault_from_name("none"), SZTP_FAULT_NONE);
+    ZTP_ASSERT_EQ_INT(sztp_fault_from_name("replay"), -1);
+    ZTP_ASSERT_EQ_INT(sztp_fault_from_name(""), -1);
+    ZTP_ASSERT_EQ_INT(sztp_fault_from_name(NULL), -1);
+    /* a file of an older version, without "proxy": resumes with no known proxy */
+    struct sztp_persist p;
+    char err[256];
+    const char *ok = "{\"version\":1,\"device-id\":\"X\",\"state\":\"phoning-home\",\"proxy\":null}";
+    ZTP_ASSERT_EQ_INT(sztp_persist_parse(ok, strlen(ok), &p, err, sizeof err), 0);
+    ZTP_ASSERT_EQ_STR(p.proxy, "");
+    const char *bad = "{\"version\":1,\"device-id\":\"X\",\"state\":\"phoning-home\",\"proxy\":\"0123456789012345678901234\"}";
+    ZTP_ASSERT_EQ_INT(sztp_persist_parse(bad, strlen(bad), &p, err, sizeof err), -1);
+}
+
 int main(void)
 {
     static const struct ztp_test tests[] = {
@@ -258,6 +281,7 @@ int main(void)
         {"sztp.json refusals", test_persist_refused},
         {"response bodies", test_bodies},
         {"resume from a state dir", test_resume},
+        {"fault switches, persisted proxy", test_faults},
         {NULL, NULL},
     };
     static const struct ztp_suite suites[] = {{"sztp", tests}, {NULL, NULL}};
