@@ -17,17 +17,38 @@
 #include <string.h>
 
 #include "cconfig.h"
+#include "ztp/pki.h"
 #include "inventory.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char STAGING_CFG[] =
-    "{\"ca-cert\": \"/nonexistent/ca.pem\", \"ca-key\": \"/nonexistent/ca.key\","
-    " \"routers\": {\"R1\": {\"psk\": \"s\", \"nodes\": {\"r1a\": {\"asset-id\": \"SSR-0001\"}, \"r1b\": {}}}},"
-    " \"production\": {\"conductor\": [\"198.18.6.10:930\"], \"psk\": \"p\","
-    " \"root-ca-pem\": \"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n\"},"
-    " \"svr\": {\"hub\": \"198.18.7.10:1280\", \"hub-name\": \"hub1\"}}";
+/* The staging config the inventory is synced from: its production root CA must be a real PEM
+ * certificate (made once, with common/pki.c). */
+static char *staging_cfg(void)
+{
+    static char *text;
+    if (text)
+        return text;
+    X509 *ca = NULL;
+    EVP_PKEY *key = NULL;
+    char *pem = NULL, err[256];
+    size_t pl = 0;
+    if (pki_ca_generate("fuzz CA", 2, &ca, &key, err, sizeof err) < 0 || pki_cert_pem(ca, &pem, &pl) < 0)
+        abort();
+    json_t *o = json_pack("{s:s, s:s, s:{s:{s:s, s:{s:{s:s}, s:{}}}}, s:{s:[s], s:s, s:s}, s:{s:s, s:s}}", "ca-cert",
+                          "/nonexistent/ca.pem", "ca-key", "/nonexistent/ca.key", "routers", "R1", "psk", "s", "nodes",
+                          "r1a", "asset-id", "SSR-0001", "r1b", "production", "conductor", "198.18.6.10:930", "psk",
+                          "p", "root-ca-pem", pem, "svr", "hub", "198.18.7.10:1280", "hub-name", "hub1");
+    text = o ? json_dumps(o, 0) : NULL;
+    if (!text)
+        abort();
+    json_decref(o);
+    free(pem);
+    X509_free(ca);
+    EVP_PKEY_free(key);
+    return text;
+}
 static const char PRODUCTION_CFG[] = "{\"routers\": {\"R1\": {\"psk\": \"p\", \"nodes\": {\"r1a\": {}, \"r1b\": {}}}}}";
 
 static void config(const char *buf, size_t len, enum cond_role role)
@@ -59,7 +80,10 @@ static void restore(const char *buf, size_t len, const char *cfg_text, enum cond
     size_t restored = 0, dropped = 0;
     memset(&inv, 0, sizeof inv);
     if (cond_config_parse(cfg_text, strlen(cfg_text), role, &c, err, sizeof err) != 0)
+    {
+        fprintf(stderr, "fixed config refused: %s\n", err);
         abort(); /* the fixed configs are valid */
+    }
     inv.role = role;
     if (inv_sync(&inv, &c) < 0)
         abort();
@@ -90,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         config(buf, len, COND_PRODUCTION);
         return 0;
     case 'I':
-        restore(buf, len, STAGING_CFG, COND_STAGING);
+        restore(buf, len, staging_cfg(), COND_STAGING);
         restore(buf, len, PRODUCTION_CFG, COND_PRODUCTION);
         return 0;
     case 'b': {
