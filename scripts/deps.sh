@@ -11,6 +11,10 @@ PKGS=(
   # lab plumbing and real peers for interoperability tests
   iproute2 tcpdump tshark dnsmasq-base isc-dhcp-client busybox curl jq kea-admin squid
   swtpm swtpm-tools tpm2-tools kea-dhcp4-server tinyproxy openssl libxml2-utils
+  # the report test renders report.html headless (offline)
+  chromium
+  # hex dumps in the conductor integration test
+  xxd
 )
 
 missing=()
