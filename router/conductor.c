@@ -1226,7 +1226,14 @@ static void do_generate_key(struct conductor *c, struct cond_task *t, uint64_t n
     }
     char *pem = NULL, e[256];
     size_t pl = 0;
-    if (pki_csr_build(c->key, c->p.router, c->p.node, &pem, &pl, e, sizeof e) < 0) {
+    char other[PSK_NAME_MAX + 1];
+    const char *csr_router = c->p.router;
+    if (c->fault == COND_FAULT_CSR_OTHER_ROUTER) {
+        snprintf(other, sizeof other, "%.*s-other", PSK_NAME_MAX - 6, c->p.router);
+        csr_router = other;
+        log_warn("conductor.fault", "fault=csr-other-router step=8 csr_router=%s", csr_router);
+    }
+    if (pki_csr_build(c->key, csr_router, c->p.node, &pem, &pl, e, sizeof e) < 0) {
         fail(c, "key-failed", 0, 0, "CSR: %s", e);
         return;
     }
@@ -1765,6 +1772,28 @@ int conductor_configure(struct conductor *c, const char *state_dir, const char *
     c->enabled = true;
     load_cert_info(c);
     return 0;
+}
+
+static const char *const cond_fault_names[COND_FAULT__COUNT] = {"none", "csr-other-router"};
+
+const char *cond_fault_name(enum cond_fault f)
+{
+    return (unsigned)f < COND_FAULT__COUNT ? cond_fault_names[f] : "?";
+}
+
+int cond_fault_from_name(const char *name)
+{
+    for (int i = 0; name && i < COND_FAULT__COUNT; i++)
+        if (strcmp(name, cond_fault_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void conductor_set_fault(struct conductor *c, enum cond_fault f)
+{
+    c->fault = (unsigned)f < COND_FAULT__COUNT ? f : COND_FAULT_NONE;
+    if (c->fault != COND_FAULT_NONE)
+        log_warn("conductor.fault", "fault=%s", cond_fault_name(c->fault));
 }
 
 void conductor_set_callback(struct conductor *c, cond_connected_fn fn, void *arg)

@@ -229,6 +229,15 @@ struct svr_peer;
 /* Called once the node reached production-connected (to switch the onboarding.json proxy off). */
 typedef void (*cond_connected_fn)(void *arg, const char *conductor);
 
+/* Lab fault switches (ssr-node --conductor-fault NAME; an unknown NAME is a usage error):
+ *   csr-other-router   the CSR names router "<router>-other" instead of this node's router, as a
+ *                      device trying to get a certificate for someone else would: the staging
+ *                      conductor must refuse it (422 csr-rejected) and nothing may be installed. */
+enum cond_fault { COND_FAULT_NONE = 0, COND_FAULT_CSR_OTHER_ROUTER, COND_FAULT__COUNT };
+const char *cond_fault_name(enum cond_fault f);
+/* The fault for a name, or -1. */
+int cond_fault_from_name(const char *name);
+
 struct conductor {
     bool enabled;
     char state_dir[PATH_MAX];
@@ -269,6 +278,7 @@ struct conductor {
     unsigned migrate_ack_failures;
     bool waiting_hub;             /* svr-config: acked once the hub answered */
     bool force_csr;               /* the conductor knows no certificate of ours: send a CSR again */
+    enum cond_fault fault;        /* lab fault switch */
 
     EVP_PKEY *key;                /* the router key (unsealed), in memory only */
     struct svr_peer *hub;
@@ -285,6 +295,7 @@ void conductor_init(struct conductor *c, const struct router_config *cfg, const 
 int conductor_configure(struct conductor *c, const char *state_dir, const char *router, const char *node, char *err,
                         size_t errcap);
 void conductor_set_callback(struct conductor *c, cond_connected_fn fn, void *arg);
+void conductor_set_fault(struct conductor *c, enum cond_fault f);
 void conductor_start(struct conductor *c, int epfd, uint64_t now_ms);
 void conductor_proxy_changed(struct conductor *c, uint64_t now_ms);
 void conductor_tick(struct conductor *c, uint64_t now_ms);

@@ -222,6 +222,7 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
         if (conductor_configure(&n->cond, opt->state_dir, n->cfg.router, n->name, err, errcap) < 0)
             return -1;
         conductor_set_callback(&n->cond, on_conductor_connected, n);
+        conductor_set_fault(&n->cond, opt->cond_fault);
     } else if (opt->phone_home_url && phonehome_configure(&n->ph, opt->phone_home_url, opt->mist_ca, err, errcap) < 0)
         return -1;
     if (opt->ha_listen) {

@@ -69,6 +69,7 @@ struct node_options {
     const char *device_id;         /* --device-id */
     const char *tpm;               /* --tpm TCTI */
     enum sztp_fault sztp_fault;    /* --sztp-fault NAME (lab fault switch) */
+    enum cond_fault cond_fault;    /* --conductor-fault NAME (lab fault switch) */
 };
 
 struct node {

@@ -21,7 +21,8 @@
     "usage: ssr-node --config FILE --node NAME [--onboarding FILE] [--state-dir DIR] [--ctl PATH]\n"           \
     "                [--ha-listen IP:PORT --ha-peer IP:PORT] [--ha-timeout SEC] [--no-apply]\n"               \
     "                [--phone-home-url https://HOST[:PORT]/PATH [--mist-ca FILE]]\n"                    \
-    "                [--sztp --device-id ID --tpm TCTI [--sztp-fault replay-response]]\n"           \
+    "                [--sztp --device-id ID --tpm TCTI [--sztp-fault replay-response]\n"                    \
+    "                 [--conductor-fault csr-other-router]]\n"                                              \
     "                [--log-level debug|info]\n"
 
 static struct node the_node;
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
         {"phone-home-url", required_argument, NULL, 'U'}, {"mist-ca", required_argument, NULL, 'M'},
         {"sztp", no_argument, NULL, 'Z'},             {"device-id", required_argument, NULL, 'D'},
         {"tpm", required_argument, NULL, 'B'},        {"sztp-fault", required_argument, NULL, 'F'},
+        {"conductor-fault", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     struct node_options opt = {.dhcp_apply = true};
@@ -116,6 +118,13 @@ int main(int argc, char **argv)
             opt.sztp_fault = (enum sztp_fault)f;
             break;
         }
+        case 'G': {
+            int f = cond_fault_from_name(optarg);
+            if (f <= COND_FAULT_NONE)
+                return usage_error("--conductor-fault \"%s\": unknown fault (known: csr-other-router)", optarg);
+            opt.cond_fault = (enum cond_fault)f;
+            break;
+        }
         case 'T':
             if (parse_uint(optarg, 1, 3600, &opt.ha_timeout_s) < 0)
                 return usage_error("--ha-timeout \"%s\": expected 1..3600 seconds", optarg);
@@ -137,6 +146,8 @@ int main(int argc, char **argv)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
     if (!opt.config_path || !opt.node_name)
         return usage_error("%s", "--config and --node are required");
+    if (opt.cond_fault != COND_FAULT_NONE && !opt.sztp)
+        return usage_error("%s", "--conductor-fault goes with --sztp");
     if (opt.sztp_fault != SZTP_FAULT_NONE && !opt.sztp)
         return usage_error("%s", "--sztp-fault goes with --sztp");
 

@@ -16,6 +16,8 @@
 #   r3  Mist hands out a wrong staging psk: bad-secret (401), retried with backoff, nothing lost
 #   r4  the staging conductor signs with a throwaway CA (fault wrong-ca): the certificate is refused,
 #       the sealed key is kept; the fault is cleared (SIGHUP): certified with the SAME key, completes
+#   r5  the node's CSR names another router (ssr-node --conductor-fault csr-other-router): the staging
+#       conductor refuses it (422 csr-rejected), nothing is installed in certs/, the node retries
 #   migrate conductor by hand: r1 to a dead address and the production conductor (an HA pair: tried in
 #       order); refused on r3 (no certificate yet)
 . "$(dirname "$0")/lib.sh"
@@ -59,7 +61,8 @@ cat >"$T/claims.json" <<JSON
  "claims": {"SSR-0001": {"environment": "production", "org": "acme"},
             "SSR-0002": {"environment": "production", "org": "acme"},
             "SSR-0003": {"environment": "production", "org": "acme"},
-            "SSR-0004": {"environment": "production", "org": "acme"}}}
+            "SSR-0004": {"environment": "production", "org": "acme"},
+            "SSR-0005": {"environment": "production", "org": "acme"}}}
 JSON
 CONDCA=$(jq -Rs . <"$T/condca.pem")
 PRODCA=$(jq -Rs . <"$T/prodca.pem")
@@ -69,7 +72,7 @@ dev() { # dev ID PSK
 }
 cat >"$T/registry.json" <<JSON
 {"max-failures": 100, "lockout-seconds": 30, "challenge-ttl": 30,
- "devices": {$(dev SSR-0001 "$SPSK"), $(dev SSR-0002 "$SPSK"), $(dev SSR-0003 "not-the-secret"), $(dev SSR-0004 "$SPSK")}}
+ "devices": {$(dev SSR-0001 "$SPSK"), $(dev SSR-0002 "$SPSK"), $(dev SSR-0003 "not-the-secret"), $(dev SSR-0004 "$SPSK"), $(dev SSR-0005 "$SPSK")}}
 JSON
 printf 'ssr:s3cret:x\n' >"$T/users"
 cat >"$T/mock-proxy.json" <<JSON
@@ -77,7 +80,7 @@ cat >"$T/mock-proxy.json" <<JSON
  "ssl_ports": [443, 930], "safe_ports": [443, 930], "auth": {"users_file": "$T/users", "realm": "ztp-lab"}}
 JSON
 NODES='"nodes": {"r1": {"asset-id": "SSR-0001"}, "r2": {"asset-id": "SSR-0002"}, "r3": {"asset-id": "SSR-0003"},
-                 "r4": {"asset-id": "SSR-0004"}}'
+                 "r4": {"asset-id": "SSR-0004"}, "r5": {"asset-id": "SSR-0005"}}'
 staging_config() { # staging_config WRONG-CA(true|false)
     cat >"$T/staging.json" <<JSON
 {"psk-ttl": 30, "session-ttl": 300, "max-failures": 50, "lockout-seconds": 10,
@@ -116,7 +119,7 @@ zl_start hub lab "$ZTP_BIN/mock-hub" --config "$T/hub.json" --listen 127.0.0.7:1
     --key "$T/hub.key" --client-ca "$T/condca.pem" --state "$T/hub-state.json" --host hub
 zl_ok "proxy, Mist mocks, staging + production conductors, hub ready in $(zl_nsname lab)"
 
-for d in 1 2 3 4; do
+for d in 1 2 3 4 5; do
     mkdir -p "$T/tpm$d"
     printf '%s\n' "$K32" | "$ZTP_BIN/ssr-tpm" --tcti "libtpms:$T/tpm$d" provision --hash sha256 --key-hex-file - \
         >"$T/tpm$d.prov" 2>&1 || zl_fail "ssr-tpm provision: $(cat "$T/tpm$d.prov")"
@@ -235,6 +238,18 @@ zl_assert_eq "r4 sealed key unchanged" "$(sha256sum <"$T/r4.state/secrets/router
 zl_assert_eq "r4 keys made" "$(grep -c 'event=conductor.key step=7 result=created' "$T/r4.log")" 1
 openssl verify -CAfile "$T/condca.pem" "$T/r4.state/certs/router.pem" >/dev/null 2>&1 || zl_fail "r4: openssl verify"
 zl_ok "r4: certified with the same sealed key after the fault, production-connected"
+
+# ---- r5: a CSR for another router is refused; nothing installed ----
+zl_node r5 lab "$CFG" "${SZ[@]}" --device-id SSR-0005 --tpm "libtpms:$T/tpm5" --conductor-fault csr-other-router
+wait_cond 40 r5 "the CSR refused twice (csr-rejected)" '."last-error".class == "csr-rejected" and ."failures-total" >= 2'
+zl_assert_eq "r5 state" "$(cond r5 .state)" key-created
+zl_assert_eq "r5 last error status" "$(cond r5 '."last-error".status')" 422
+[ ! -e "$T/r5.state/certs/router.pem" ] || zl_fail "r5 installed a certificate"
+grep -q 'event=router.csr router=R1 node=r5 .*result=rejected reason=.*R1-other' "$T/staging.log" ||
+    zl_fail "the staging conductor did not log the rejected CSR naming R1-other: $(grep 'router.csr.*r5' "$T/staging.log")"
+zl_assert_eq "r5 staging inventory" "$(inv staging r5 state)" onboarding
+zl_stop r5
+zl_ok "r5: CSR for R1-other/r5 refused with 422 csr-rejected, retried, no certificate installed"
 
 # ---- the key behind certs/router.pem is the sealed one (r1 stopped: its TPM state is free) ----
 zl_stop r1
