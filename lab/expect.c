@@ -7,6 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <regex.h>
 #include <stdint.h>
@@ -15,11 +20,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "proc.h"
 #include "topo.h"
+#include "ztp/daemon.h"
+#include "ztp/pki.h"
 
 #define CTL_ANSWER_MAX (1024u * 1024u)
 
@@ -170,8 +178,10 @@ int exp_squid_parse(const char *line, size_t len, struct access_rec *out)
     /* time: digits '.' digits */
     if (!next_tok(&p, end, tok, sizeof(tok)) || !isdigit((unsigned char)tok[0]) || strspn(tok, "0123456789.") != strlen(tok))
         return -1;
+    out->end = strtod(tok, NULL);
     if (!next_tok(&p, end, tok, sizeof(tok)) || strspn(tok, "0123456789-") != strlen(tok)) /* elapsed */
         return -1;
+    out->elapsed_ms = strtoll(tok, NULL, 10);
     size_t n = next_tok(&p, end, tok, sizeof(tok));
     struct in_addr a;
     if (!n || n >= sizeof(out->client) || inet_pton(AF_INET, tok, &a) != 1)
@@ -358,10 +368,18 @@ void exp_describe(const struct scn_expect *x, struct exp_state *st)
         }
         break;
     }
-    case EXP_LOGGED:
-        join_list(l, sizeof(l), x->list, x->n_list, " | ", "");
+    case EXP_LOGGED: {
+        size_t o = 0;
+        l[0] = '\0';
+        for (size_t i = 0; i < x->n_list && o < sizeof(l); i++) {
+            if (x->counts && x->counts[i] >= 0)
+                o += (size_t)snprintf(l + o, sizeof(l) - o, "%s%s (exactly %d)", i ? " | " : "", x->list[i], x->counts[i]);
+            else
+                o += (size_t)snprintf(l + o, sizeof(l) - o, "%s%s", i ? " | " : "", x->list[i]);
+        }
         snprintf(st->want, sizeof(st->want), "lines matching: %s", l);
         break;
+    }
     case EXP_NOT_LOGGED:
         join_list(l, sizeof(l), x->list, x->n_list, " | ", "");
         snprintf(st->want, sizeof(st->want), "no line matching: %s", l);
@@ -375,7 +393,8 @@ void exp_describe(const struct scn_expect *x, struct exp_state *st)
         snprintf(st->want, sizeof(st->want), "CONNECTs to Mist refused for: %s", l);
         break;
     case EXP_NO_SECRETS:
-        snprintf(st->want, sizeof(st->want), "no secret the lab wrote appears in any log");
+        snprintf(st->want, sizeof(st->want), "no secret (the file's, the generated OCRA keys and pre-shared secrets) in "
+                                             "any log, timeline.txt or summary.json");
         break;
     case EXP_DECODED:
         join_list(l, sizeof(l), x->list, x->n_list, " | ", "");
@@ -383,10 +402,37 @@ void exp_describe(const struct scn_expect *x, struct exp_state *st)
         st->fault_host = NULL;
         break;
     case EXP_INTERNET_DIRECT:
-        snprintf(st->want, sizeof(st->want), "a direct TCP connection to the internet segment fails");
+        snprintf(st->want, sizeof(st->want), "a direct TCP connection to every Mist mock and conductor fails");
         break;
     case EXP_TPM:
         snprintf(st->want, sizeof(st->want), "its swtpm answers TPM2 commands");
+        break;
+    case EXP_STORED:
+        join_list(l, sizeof(l), x->list, x->n_list, ", ", "none");
+        snprintf(st->want, sizeof(st->want), "%s (state/trust/*.pem, state/secrets/*.seal mode 0600, state/certs/*.pem)", l);
+        break;
+    case EXP_CERTIFICATE:
+        if (!strcmp(x->value, "none"))
+            snprintf(st->want, sizeof(st->want), "none (no state/certs/router.pem)");
+        else
+            snprintf(st->want, sizeof(st->want),
+                     "valid: state/certs/router.pem chains to the conductor signing CA and root, names the node, is the "
+                     "one the staging conductor issued, carries the node's key");
+        break;
+    case EXP_INVENTORY: {
+        size_t o = 0;
+        for (size_t i = 0; i < x->n_kv && o < sizeof(st->want); i++)
+            o += (size_t)snprintf(st->want + o, sizeof(st->want) - o, "%s%s %s", i ? ", " : "", x->kv[i].key,
+                                  x->kv[i].value);
+        break;
+    }
+    case EXP_PEERED:
+        join_list(l, sizeof(l), x->list, x->n_list, ", ", "nobody");
+        snprintf(st->want, sizeof(st->want), "peered: %s (every other peer down)", l);
+        break;
+    case EXP_PHONE_HOME:
+        snprintf(st->want, sizeof(st->want), "%s", !strcmp(x->value, "ok") ? "ok (sZTP past phoning-home)"
+                                                                           : "failed (sZTP failed while phoning home)");
         break;
     default:
         snprintf(st->want, sizeof(st->want), "%s", x->value ? x->value : "");
@@ -412,7 +458,8 @@ static void mask_secret(const char *s, char *dst, size_t cap)
     snprintf(dst, cap, "%.2s%s (%zu chars)", s, n > 2 ? "***" : "", n);
 }
 
-static bool regex_any_line(const char *path, const char *re, char *errbuf, size_t errcap, bool *found)
+/* How many lines of the file match (all of them when count is non-NULL; else stop at the first). */
+static bool regex_lines(const char *path, const char *re, char *errbuf, size_t errcap, bool *found, unsigned *count)
 {
     regex_t rx;
     int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
@@ -428,10 +475,16 @@ static bool regex_any_line(const char *path, const char *re, char *errbuf, size_
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
-        while (!*found && (n = getline(&line, &cap, f)) >= 0) {
+        if (count)
+            *count = 0;
+        while ((count || !*found) && (n = getline(&line, &cap, f)) >= 0) {
             if (n > 0 && line[n - 1] == '\n')
                 line[n - 1] = '\0'; /* so that $ anchors at the end of the line */
-            *found = regexec(&rx, line, 0, NULL, 0) == 0;
+            if (regexec(&rx, line, 0, NULL, 0) == 0) {
+                *found = true;
+                if (count)
+                    (*count)++;
+            }
         }
         free(line);
         fclose(f);
@@ -467,7 +520,7 @@ static bool file_contains(const char *path, const char *needle)
     return found;
 }
 
-/* The mist names: every https-server's names. */
+/* A CONNECT target "host:port" naming an ep-terminator or a mist host. */
 static bool is_mist_url(const struct scenario *s, const char *url)
 {
     char host[256];
@@ -475,11 +528,7 @@ static bool is_mist_url(const struct scenario *s, const char *url)
     char *colon = strrchr(host, ':');
     if (colon)
         *colon = '\0';
-    for (size_t i = 0; i < s->n_hosts; i++)
-        for (size_t j = 0; j < s->hosts[i].https.n_names; j++)
-            if (!strcasecmp(s->hosts[i].https.names[j], host))
-                return true;
-    return false;
+    return scenario_is_cloud_name(s, host);
 }
 
 static const char *node_of_addr(struct exp_ctx *c, const char *ip)
@@ -510,13 +559,16 @@ static void eval_proxy_log(struct exp_ctx *c, struct exp_state *st, struct exp_h
         char *line = NULL;
         size_t cap = 0;
         ssize_t len;
-        if (ph->access_from > 0)
+        if (tps && ph->access_from > 0)
             fseek(f, ph->access_from, SEEK_SET);
         while ((len = getline(&line, &cap, f)) >= 0) {
             struct access_rec r;
             if (tps ? exp_tinyproxy_feed(tps, line, &r) != 1 : exp_squid_parse(line, (size_t)len, &r) < 0)
                 continue;
             if (strcmp(r.method, "CONNECT") != 0 || !is_mist_url(c->s, r.url))
+                continue;
+            /* a tunnel belongs to the step it started in */
+            if (!tps && r.end > 0 && r.end - (double)r.elapsed_ms / 1000.0 < ph->access_since)
                 continue;
             /* carried: the tunnel moved data, not only the proxy's own 39-byte "200 Connection
              * established" (an attempt the router abandoned when it switched proxies) */
@@ -586,12 +638,13 @@ static void eval_direct(struct exp_ctx *c, struct exp_state *st, double now_rel)
         st->got[0] = '\0';
         for (size_t i = 0; i < c->s->n_hosts; i++) {
             const struct scn_host *h = &c->s->hosts[i];
-            if (h->kind != SCN_HTTPS_SERVER)
+            if (h->kind != SCN_EP_TERMINATOR && h->kind != SCN_MIST && h->kind != SCN_CONDUCTOR)
                 continue;
+            unsigned port = h->kind == SCN_CONDUCTOR ? h->cond.port : h->cloud.port;
             for (size_t j = 0; j < h->n_ifs && st->n_fds < sizeof(st->fds) / sizeof(st->fds[0]); j++) {
                 char ip[INET_ADDRSTRLEN];
                 scn_iface_ip(&h->ifs[j], ip, sizeof(ip));
-                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->https.port)};
+                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
                 inet_pton(AF_INET, ip, &sa.sin_addr);
                 int fd = topo_socket(c->topo, st->x->host, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
                 size_t o = strlen(st->got);
@@ -600,16 +653,16 @@ static void eval_direct(struct exp_ctx *c, struct exp_state *st, double now_rel)
                     continue;
                 }
                 if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-                    snprintf(st->got + o, sizeof(st->got) - o, "%s:%u connected; ", ip, h->https.port);
+                    snprintf(st->got + o, sizeof(st->got) - o, "%s:%u connected; ", ip, port);
                     close(fd);
                     continue;
                 }
                 if (errno != EINPROGRESS) {
-                    snprintf(st->got + o, sizeof(st->got) - o, "%s:%u %s; ", ip, h->https.port, strerror(errno));
+                    snprintf(st->got + o, sizeof(st->got) - o, "%s:%u %s; ", ip, port, strerror(errno));
                     close(fd);
                     continue;
                 }
-                snprintf(st->targets[st->n_fds], sizeof(st->targets[0]), "%s:%u", ip, h->https.port);
+                snprintf(st->targets[st->n_fds], sizeof(st->targets[0]), "%s:%u", ip, port);
                 st->fds[st->n_fds++] = fd;
             }
         }
@@ -646,15 +699,19 @@ static void eval_direct(struct exp_ctx *c, struct exp_state *st, double now_rel)
     if (l >= 2 && st->got[l - 2] == ';')
         st->got[l - 2] = '\0';
     if (!st->got[0])
-        snprintf(st->got, sizeof(st->got), "no https-server to try");
+        snprintf(st->got, sizeof(st->got), "no ep-terminator or mist host to try");
 }
 
+/* no-secrets: no secret of the scenario file nor any the run generated (OCRA keys, pre-shared
+ * secrets) in logs/, the proxies' access logs, timeline.txt, and the summary about to be written. */
 static void eval_secrets(struct exp_ctx *c, struct exp_state *st)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s/logs", c->artifacts);
+    size_t nsec = c->s->n_secrets + c->n_secrets;
     st->pass = true;
-    snprintf(st->got, sizeof(st->got), "none found in logs/ and the access logs (%zu secrets)", c->s->n_secrets);
+    snprintf(st->got, sizeof(st->got), "none found in logs/, the access logs, timeline.txt%s (%zu secrets)",
+             c->summary_text ? " and summary.json" : "", nsec);
     const char *files[256];
     char *owned[256];
     size_t n = 0;
@@ -671,23 +728,32 @@ static void eval_secrets(struct exp_ctx *c, struct exp_state *st)
     }
     if (d)
         closedir(d);
-    for (size_t i = 0; i < c->n_hosts && n < 256; i++)
+    for (size_t i = 0; i < c->n_hosts && n < 250; i++)
         if (c->hosts[i].access_log[0]) {
             owned[n] = NULL;
             files[n++] = c->hosts[i].access_log;
         }
-    for (size_t i = 0; i < n && st->pass; i++)
-        for (size_t k = 0; k < c->s->n_secrets && st->pass; k++)
-            if (file_contains(files[i], c->s->secrets[k])) {
-                char m[64];
-                mask_secret(c->s->secrets[k], m, sizeof(m));
-                const char *rel = strncmp(files[i], c->artifacts, strlen(c->artifacts)) == 0
-                                      ? files[i] + strlen(c->artifacts) + 1
-                                      : files[i];
-                snprintf(st->got, sizeof(st->got), "secret %s found in %s", m, rel);
-                st->pass = false;
-                st->fault_host = NULL;
-            }
+    char tl[PATH_MAX];
+    snprintf(tl, sizeof(tl), "%s/timeline.txt", c->artifacts);
+    owned[n] = NULL;
+    files[n++] = tl;
+    for (size_t k = 0; k < nsec && st->pass; k++) {
+        const char *sec = k < c->s->n_secrets ? c->s->secrets[k] : c->secrets[k - c->s->n_secrets];
+        const char *where = NULL;
+        for (size_t i = 0; i < n && !where; i++)
+            if (file_contains(files[i], sec))
+                where = strncmp(files[i], c->artifacts, strlen(c->artifacts)) == 0 ? files[i] + strlen(c->artifacts) + 1
+                                                                                    : files[i];
+        if (!where && c->summary_text && strstr(c->summary_text, sec))
+            where = "summary.json";
+        if (where) {
+            char m[64];
+            mask_secret(sec, m, sizeof(m));
+            snprintf(st->got, sizeof(st->got), "secret %s found in %s", m, where);
+            st->pass = false;
+            st->fault_host = NULL;
+        }
+    }
     for (size_t i = 0; i < n; i++)
         free(owned[i]);
 }
@@ -720,7 +786,7 @@ static void eval_decoded(struct exp_ctx *c, struct exp_state *st)
     for (size_t i = 0; i < x->n_list; i++) {
         bool found = false;
         char e[200] = "";
-        if (!regex_any_line(txt, x->list[i], e, sizeof(e), &found)) {
+        if (!regex_lines(txt, x->list[i], e, sizeof(e), &found, NULL)) {
             snprintf(st->got, sizeof(st->got), "%s", e);
             st->pass = false;
             return;
@@ -736,11 +802,66 @@ static void eval_decoded(struct exp_ctx *c, struct exp_state *st)
         snprintf(st->got, sizeof(st->got), "every pattern matched (pcap/%s.txt)", x->host);
 }
 
+/* swtpm's control channel (SOCK.ctrl): PTM_GET_CAPABILITY answers a result code 0. It is served
+ * even while a client holds the command channel. 0, or -1 with why. */
+static int tpm_ctrl_answers(const char *sock, char *why, size_t cap)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.ctrl", sock) >= sizeof(sa.sun_path)) {
+        snprintf(why, cap, "control socket path too long");
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(why, cap, "socket: %s", strerror(errno));
+        return -1;
+    }
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 500000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    unsigned char cmd[4] = {0, 0, 0, 1}, ans[12];
+    ssize_t n = -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && write(fd, cmd, sizeof(cmd)) == (ssize_t)sizeof(cmd))
+        n = read(fd, ans, sizeof(ans));
+    int e = errno;
+    close(fd);
+    if (n < 4) {
+        snprintf(why, cap, "control channel %s: %s", sa.sun_path, n < 0 ? strerror(e) : "short answer");
+        return -1;
+    }
+    if (ans[0] | ans[1] | ans[2] | ans[3]) {
+        snprintf(why, cap, "control channel: PTM_GET_CAPABILITY result %02x%02x%02x%02x", ans[0], ans[1], ans[2], ans[3]);
+        return -1;
+    }
+    return 0;
+}
+
 static void eval_tpm(struct exp_host *eh, struct exp_state *st)
 {
     if (!eh->tpm_ok) {
         snprintf(st->got, sizeof(st->got), "swtpm did not answer TPM2_Startup at start");
         st->pass = false;
+        return;
+    }
+    if (eh->h->node.sztp && !eh->manufactured) {
+        snprintf(st->got, sizeof(st->got), "its OCRA key was not provisioned (manufacturing)");
+        st->pass = false;
+        return;
+    }
+    char why[300];
+    if (tpm_ctrl_answers(eh->tpm_sock, why, sizeof(why)) < 0) {
+        snprintf(st->got, sizeof(st->got), "%s", why);
+        st->pass = false;
+        return;
+    }
+    const char *made = eh->h->node.sztp ? ", OCRA key provisioned" : "";
+    /* swtpm serves one client at a time, and ssr-node keeps its TPM open once sZTP used it: then
+     * the node's own TPM2_HMAC answers are the proof, and only the control channel is asked. */
+    if (eh->h->node.sztp && file_contains(eh->log, "event=sztp.tpm ")) {
+        snprintf(st->got, sizeof(st->got),
+                 "TPM2_Startup at start%s; ssr-node holds the command channel (event=sztp.tpm), the control channel answers",
+                 made);
+        st->pass = true;
         return;
     }
     char tcti[160];
@@ -752,11 +873,70 @@ static void eval_tpm(struct exp_host *eh, struct exp_state *st)
     int rc = proc_run(&ps, 2000, err, sizeof(err));
     st->pass = rc == 0;
     if (rc == 0)
-        snprintf(st->got, sizeof(st->got), "TPM2_Startup and TPM2_GetRandom answered");
+        snprintf(st->got, sizeof(st->got), "TPM2_Startup%s and TPM2_GetRandom answered", made);
     else if (rc > 0)
         snprintf(st->got, sizeof(st->got), "tpm2_getrandom exited with %d", rc);
     else
         snprintf(st->got, sizeof(st->got), "%s", err);
+}
+
+/* stored: the names of the files in STATE/trust (*.pem) and STATE/secrets (*.seal); a sealed
+ * secret must be mode 0600. */
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void eval_stored(struct exp_host *eh, struct exp_state *st)
+{
+    const struct scn_expect *x = st->x;
+    static const struct {
+        const char *dir, *ext, *prefix;
+        bool secret;
+    } dirs[] = {{"trust", ".pem", "", false}, {"secrets", ".seal", "", true}, {"certs", ".pem", "certs/", false}};
+    char *names[64];
+    size_t n = 0;
+    char bad[300] = "";
+    for (size_t k = 0; k < sizeof(dirs) / sizeof(dirs[0]); k++) {
+        char dp[PATH_MAX + 16];
+        snprintf(dp, sizeof(dp), "%s/%s", eh->state_dir, dirs[k].dir);
+        DIR *d = opendir(dp);
+        struct dirent *de;
+        while (d && (de = readdir(d)) && n < 64) {
+            if (de->d_name[0] == '.')
+                continue; /* ".", "..", an atomic write's temporary file */
+            size_t l = strlen(de->d_name), el = strlen(dirs[k].ext);
+            if (l > el && !strcmp(de->d_name + l - el, dirs[k].ext))
+                l -= el;
+            if (asprintf(&names[n], "%s%.*s", dirs[k].prefix, (int)l, de->d_name) < 0)
+                continue;
+            n++;
+            struct stat sb;
+            char fp[PATH_MAX + 300];
+            snprintf(fp, sizeof(fp), "%s/%s", dp, de->d_name);
+            if (dirs[k].secret && stat(fp, &sb) == 0 && (sb.st_mode & 07777) != 0600 && !bad[0])
+                snprintf(bad, sizeof(bad), "; %s/%s has mode %04o, not 0600", dirs[k].dir, de->d_name,
+                         (unsigned)(sb.st_mode & 07777));
+        }
+        if (d)
+            closedir(d);
+    }
+    qsort(names, n, sizeof(names[0]), name_cmp);
+    bool pass = n == x->n_list && !bad[0];
+    for (size_t i = 0; i < x->n_list && pass; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < n; k++)
+            seen |= !strcmp(names[k], x->list[i]);
+        pass &= seen;
+    }
+    size_t o = 0;
+    if (!n)
+        o = (size_t)snprintf(st->got, sizeof(st->got), "none");
+    for (size_t k = 0; k < n; k++) {
+        if (o < sizeof(st->got))
+            o += (size_t)snprintf(st->got + o, sizeof(st->got) - o, "%s%s", k ? ", " : "", names[k]);
+        free(names[k]);
+    }
+    if (o < sizeof(st->got))
+        snprintf(st->got + o, sizeof(st->got) - o, "%s", bad);
+    st->pass = pass;
 }
 
 static bool row_matches(const struct scn_lp_row *w, json_t *r, char *gotrow, size_t cap)
@@ -794,8 +974,9 @@ static void eval_node(struct exp_ctx *c, struct exp_state *st, struct exp_host *
     const char *what = "management-proxy";
     if (x->kind == EXP_LEARNED_PROXIES)
         what = "dhcp learned-proxies";
-    else if (x->kind == EXP_PHONE_HOME)
-        what = "phone-home";
+    else if (x->kind == EXP_PHONE_HOME || x->kind == EXP_ONBOARDING || x->kind == EXP_ONBOARDING_ERROR ||
+             x->kind == EXP_CONDUCTOR || x->kind == EXP_CONDUCTOR_ERROR)
+        what = "onboarding";
     json_t *a = exp_ctl_show(eh->ctl, what, 1000, err, sizeof(err));
     if (!a) {
         snprintf(st->got, sizeof(st->got), "%s", err);
@@ -851,41 +1032,98 @@ static void eval_node(struct exp_ctx *c, struct exp_state *st, struct exp_host *
         break;
     }
     case EXP_PHONE_HOME: {
-        json_t *ph = json_object_get(a, "phone-home");
-        const char *state = jstr(ph, "state");
-        json_t *lr = json_object_get(ph, "last-result");
-        const char *klass = jstr(lr, "class"), *msg = jstr(lr, "message");
-        bool lr_ok = json_is_true(json_object_get(lr, "ok"));
-        if (!state)
-            snprintf(st->got, sizeof(st->got), "no phone-home (is ssr-node started with --phone-home-url?)");
-        else if (klass && !lr_ok)
-            snprintf(st->got, sizeof(st->got), "%s (last attempt: %s%s%s)", state, klass, msg && *msg ? ": " : "",
-                     msg && *msg ? msg : "");
-        else if (klass)
-            snprintf(st->got, sizeof(st->got), "%s (via %s)", state, jstr(lr, "proxy") ? jstr(lr, "proxy") : "?");
+        /* the sZTP state: ok = past phoning-home; failed = not past it, last error while phoning home */
+        json_t *ob = json_object_get(a, "onboarding");
+        const char *state = jstr(ob, "state");
+        json_t *le = json_object_get(ob, "last-error");
+        const char *lstate = jstr(le, "state"), *klass = jstr(le, "class"), *msg = jstr(le, "message");
+        int idx = scn_sztp_state_index(state), ph = scn_sztp_state_index("phoning-home");
+        bool past = state && (idx < 0 || idx > ph);
+        bool failed = state && !past && lstate && !strcmp(lstate, "phoning-home");
+        if (!state) {
+            snprintf(st->got, sizeof(st->got), "no sZTP state (is ssr-node started with --sztp?)");
+        } else {
+            char *g = st->got;
+            size_t cap = sizeof(st->got), o = (size_t)snprintf(g, cap, "%s (onboarding %s",
+                                                                past ? "ok" : failed ? "failed" : "not yet", state);
+            if (klass && o < cap)
+                o += (size_t)snprintf(g + o, cap - o, "; last error %s while %s", klass, lstate ? lstate : "?");
+            if (klass && !past && msg && *msg && o < cap)
+                o += (size_t)snprintf(g + o, cap - o, ": %s", msg);
+            if (o < cap)
+                snprintf(g + o, cap - o, ")");
+        }
+        st->pass = !strcmp(x->value, "ok") ? past : failed;
+        break;
+    }
+    case EXP_ONBOARDING: {
+        /* an sZTP state is the sZTP state machine's; a conductor state (router/conductor.h) the
+         * conductor client's, which runs once sZTP reached secret-stored */
+        json_t *ob = json_object_get(a, "onboarding"), *cc = json_object_get(ob, "conductor-client");
+        const char *state = jstr(ob, "state"), *cstate = jstr(cc, "state");
+        const char *klass = jstr(json_object_get(ob, "last-error"), "class");
+        const char *cklass = jstr(json_object_get(cc, "last-error"), "class");
+        bool conductor = scn_sztp_state_index(x->value) < 0;
+        size_t o = (size_t)snprintf(st->got, sizeof(st->got), "%s", state ? state : "(no sZTP state)");
+        if (state && cstate && (conductor || strcmp(cstate, "idle") != 0))
+            o += (size_t)snprintf(st->got + o, sizeof(st->got) - o, ", conductor %s", cstate);
+        const char *mine = conductor ? cstate : state, *le = conductor ? cklass : klass;
+        if (mine && strcmp(mine, x->value) != 0 && le && o < sizeof(st->got))
+            snprintf(st->got + o, sizeof(st->got) - o, " (last error: %s)", le);
+        st->pass = mine && !strcmp(mine, x->value) && (!conductor || (state && !strcmp(state, "secret-stored")));
+        break;
+    }
+    case EXP_CONDUCTOR: {
+        json_t *cc = json_object_get(json_object_get(a, "onboarding"), "conductor-client");
+        const char *in_use = jstr(cc, "conductor"), *role = jstr(cc, "role"), *cstate = jstr(cc, "state");
+        const struct scn_host *ch = scenario_host(c->s, x->value);
+        const char *want = ch ? ch->cond.addr : x->value;
+        if (!cc)
+            snprintf(st->got, sizeof(st->got), "(no conductor client in show onboarding)");
         else
-            snprintf(st->got, sizeof(st->got), "%s", state);
-        if (!strcmp(x->value, "ok"))
-            st->pass = state && !strcmp(state, "ok");
+            snprintf(st->got, sizeof(st->got), "%s%s%s%s%s%s", in_use ? in_use : "none", role || cstate ? " (" : "",
+                     role ? role : "", role && cstate ? ", " : "", cstate ? cstate : "", role || cstate ? ")" : "");
+        st->pass = cc && (in_use ? !strcmp(in_use, want) : !strcmp(want, "none"));
+        break;
+    }
+    case EXP_CONDUCTOR_ERROR: {
+        json_t *cc = json_object_get(json_object_get(a, "onboarding"), "conductor-client");
+        json_t *le = json_object_get(cc, "last-error");
+        const char *klass = jstr(le, "class"), *lstate = jstr(le, "state"), *msg = jstr(le, "message");
+        if (!cc)
+            snprintf(st->got, sizeof(st->got), "(no conductor client in show onboarding)");
+        else if (!klass)
+            snprintf(st->got, sizeof(st->got), "none");
         else
-            st->pass = state && strcmp(state, "ok") != 0 && lr && !json_is_null(lr) &&
-                       !json_is_true(json_object_get(lr, "ok"));
+            snprintf(st->got, sizeof(st->got), "%s (while %s: %s)", klass, lstate ? lstate : "?", msg ? msg : "");
+        st->pass = cc && (klass ? !strcmp(klass, x->value) : !strcmp(x->value, "none"));
+        break;
+    }
+    case EXP_ONBOARDING_ERROR: {
+        json_t *ob = json_object_get(a, "onboarding");
+        json_t *le = json_object_get(ob, "last-error");
+        const char *klass = jstr(le, "class"), *lstate = jstr(le, "state"), *msg = jstr(le, "message");
+        if (!ob)
+            snprintf(st->got, sizeof(st->got), "(no sZTP state)");
+        else if (!klass)
+            snprintf(st->got, sizeof(st->got), "none");
+        else
+            snprintf(st->got, sizeof(st->got), "%s (while %s: %s)", klass, lstate ? lstate : "?", msg ? msg : "");
+        st->pass = ob && (klass ? !strcmp(klass, x->value) : !strcmp(x->value, "none"));
         break;
     }
     case EXP_FAILURE_REASON: {
-        /* the phone-home failure, else the reason there is no active proxy */
+        /* the last sZTP error, else the reason there is no active proxy */
         char t1[600] = "", t2[300] = "";
-        json_t *b = exp_ctl_show(eh->ctl, "phone-home", 1000, err, sizeof(err));
-        json_t *lr = json_object_get(json_object_get(b, "phone-home"), "last-result");
-        if (lr && !json_is_null(lr) && !json_is_true(json_object_get(lr, "ok"))) {
-            json_t *ps = json_object_get(lr, "proxy-status");
-            const char *pr = jstr(lr, "proxy-reason"), *se = jstr(lr, "squid-error");
-            snprintf(t1, sizeof(t1), "phone-home %s: %s", jstr(lr, "class") ? jstr(lr, "class") : "?",
-                     jstr(lr, "message") ? jstr(lr, "message") : "");
-            if (json_is_integer(ps)) {
+        json_t *b = eh->h->node.sztp ? exp_ctl_show(eh->ctl, "onboarding", 1000, err, sizeof(err)) : NULL;
+        json_t *le = json_object_get(json_object_get(b, "onboarding"), "last-error");
+        if (le && !json_is_null(le)) {
+            json_t *code = json_object_get(le, "status");
+            snprintf(t1, sizeof(t1), "onboarding %s while %s: %s", jstr(le, "class") ? jstr(le, "class") : "?",
+                     jstr(le, "state") ? jstr(le, "state") : "?", jstr(le, "message") ? jstr(le, "message") : "");
+            if (json_is_integer(code)) {
                 size_t l = strlen(t1);
-                snprintf(t1 + l, sizeof(t1) - l, " (proxy %lld %s%s%s)", (long long)json_integer_value(ps), pr ? pr : "",
-                         se && *se ? " " : "", se && *se ? se : "");
+                snprintf(t1 + l, sizeof(t1) - l, " (status %lld)", (long long)json_integer_value(code));
             }
         }
         json_decref(b);
@@ -903,6 +1141,280 @@ static void eval_node(struct exp_ctx *c, struct exp_state *st, struct exp_host *
     json_decref(a);
 }
 
+/* ---- conductors, hub, the router certificate ---------------------------------------------------- */
+
+/* A mock's --state file (JSON). NULL with why. */
+static json_t *load_state(const char *path, char *why, size_t cap)
+{
+    if (!path[0]) {
+        snprintf(why, cap, "no state file");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j)
+        snprintf(why, cap, "%s: %s", path, je.text);
+    return j;
+}
+
+/* inventory: each listed ROUTER/NODE has that state in the conductor's --state file */
+static void eval_inventory(struct exp_host *eh, struct exp_state *st)
+{
+    const struct scn_expect *x = st->x;
+    char why[400];
+    json_t *j = load_state(eh->state_file, why, sizeof(why));
+    if (!j) {
+        snprintf(st->got, sizeof(st->got), "%s", why);
+        st->pass = false;
+        return;
+    }
+    json_t *routers = json_object_get(j, "routers");
+    bool pass = true;
+    size_t o = 0;
+    for (size_t i = 0; i < x->n_kv; i++) {
+        char rt[80];
+        const char *sl = strchr(x->kv[i].key, '/');
+        snprintf(rt, sizeof(rt), "%.*s", sl ? (int)(sl - x->kv[i].key) : 0, x->kv[i].key);
+        json_t *nd = json_object_get(json_object_get(json_object_get(routers, rt), "nodes"), sl ? sl + 1 : "");
+        const char *state = jstr(nd, "state"), *task = jstr(nd, "task");
+        pass &= state && !strcmp(state, x->kv[i].value);
+        if (o < sizeof(st->got))
+            o += (size_t)snprintf(st->got + o, sizeof(st->got) - o, "%s%s %s%s%s%s", i ? ", " : "", x->kv[i].key,
+                                  state ? state : "(not in the inventory)", task && strcmp(task, "none") ? " (task " : "",
+                                  task && strcmp(task, "none") ? task : "", task && strcmp(task, "none") ? ")" : "");
+    }
+    json_decref(j);
+    st->pass = pass;
+}
+
+/* peered: exactly these identities are "peered" in the hub's --state file */
+static void eval_peered(struct exp_host *eh, struct exp_state *st)
+{
+    const struct scn_expect *x = st->x;
+    char why[400];
+    json_t *j = load_state(eh->state_file, why, sizeof(why));
+    if (!j) {
+        snprintf(st->got, sizeof(st->got), "%s", why);
+        st->pass = false;
+        return;
+    }
+    json_t *peers = json_object_get(j, "peers");
+    const char *id;
+    json_t *v;
+    bool pass = true;
+    size_t o = 0, n = 0;
+    json_object_foreach(peers, id, v) {
+        if (!json_is_string(json_object_get(v, "state")) || strcmp(jstr(v, "state"), "peered") != 0)
+            continue;
+        bool listed = false;
+        for (size_t i = 0; i < x->n_list; i++)
+            listed |= !strcmp(x->list[i], id);
+        pass &= listed;
+        n++;
+        if (o < sizeof(st->got))
+            o += (size_t)snprintf(st->got + o, sizeof(st->got) - o, "%s%s", o ? ", " : "", id);
+    }
+    for (size_t i = 0; i < x->n_list; i++) {
+        const char *state = jstr(json_object_get(peers, x->list[i]), "state");
+        pass &= state && !strcmp(state, "peered");
+    }
+    if (!n)
+        snprintf(st->got, sizeof(st->got), "nobody");
+    json_decref(j);
+    st->pass = pass;
+}
+
+static X509 *first_cert(const char *pem, size_t len)
+{
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return x;
+}
+
+int exp_cert_check(const char *cert_pem, size_t cert_len, const char *chain_pem, size_t chain_len, const char *root_pem,
+                   size_t root_len, const char *router, const char *node, const char *want_serial,
+                   const char *want_pubkey_sha256, char *why, size_t cap)
+{
+    int rc = -1;
+    X509 *x = first_cert(cert_pem, cert_len), *signing = first_cert(chain_pem, chain_len);
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    STACK_OF(X509) *untrusted = sk_X509_new_null();
+    BIGNUM *bn = NULL;
+    char *hex = NULL;
+    unsigned char *der = NULL;
+    if (!x) {
+        snprintf(why, cap, "not a PEM certificate");
+        goto out;
+    }
+    if (!signing || !store || !ctx || !untrusted) {
+        snprintf(why, cap, "no conductor signing CA to check it with");
+        goto out;
+    }
+    /* openssl verify -CAfile ROOT -untrusted SIGNING: the root is the only anchor */
+    BIO *b = BIO_new_mem_buf(root_pem, (int)root_len);
+    X509 *t;
+    int anchors = 0;
+    while (b && (t = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        anchors += X509_STORE_add_cert(store, t) == 1;
+        X509_free(t);
+    }
+    BIO_free(b);
+    b = BIO_new_mem_buf(chain_pem, (int)chain_len);
+    while (b && (t = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+        if (!sk_X509_push(untrusted, t))
+            X509_free(t);
+    BIO_free(b);
+    ERR_clear_error();
+    if (!anchors || X509_STORE_CTX_init(ctx, store, x, untrusted) != 1) {
+        snprintf(why, cap, "no conductor root CA to check it with");
+        goto out;
+    }
+    if (X509_verify_cert(ctx) != 1) {
+        int e = X509_STORE_CTX_get_error(ctx);
+        snprintf(why, cap, "does not verify against the conductor signing CA and root: %s (depth %d)",
+                 X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
+        goto out;
+    }
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+    if (sk_X509_num(chain) < 2 || X509_cmp(sk_X509_value(chain, 1), signing) != 0) {
+        snprintf(why, cap, "its issuer is not the conductor signing CA");
+        goto out;
+    }
+    /* validity now, CN and SAN URI (the code the router and the hub use) */
+    char e2[300];
+    if (pki_cert_check(cert_pem, cert_len, chain_pem, chain_len, router, node, NULL, e2, sizeof(e2)) < 0) {
+        snprintf(why, cap, "%s", e2);
+        goto out;
+    }
+    EVP_PKEY *pk = X509_get0_pubkey(x);
+    char group[64] = "";
+    size_t gl = 0;
+    if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC ||
+        EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group), &gl) != 1 || strcmp(group, "prime256v1") != 0) {
+        snprintf(why, cap, "its key is not EC P-256 (%s)", group[0] ? group : "?");
+        goto out;
+    }
+    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    hex = bn ? BN_bn2hex(bn) : NULL;
+    if (want_serial && (!hex || strcasecmp(hex, want_serial) != 0)) {
+        snprintf(why, cap, "serial %s is not the one the staging conductor issued to the node (%s)", hex ? hex : "?",
+                 want_serial);
+        goto out;
+    }
+    if (want_pubkey_sha256) {
+        int dl = i2d_PUBKEY(pk, &der);
+        unsigned char md[32];
+        unsigned ml = 0;
+        char mh[65];
+        if (dl <= 0 || EVP_Digest(der, (size_t)dl, md, &ml, EVP_sha256(), NULL) != 1 || ml != 32) {
+            snprintf(why, cap, "cannot hash its public key");
+            goto out;
+        }
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(mh + 2 * i, 3, "%02x", md[i]);
+        if (strcasecmp(mh, want_pubkey_sha256) != 0) {
+            snprintf(why, cap, "its public key (sha256 %.16s...) is not the one the node made (%.16s...)", mh,
+                     want_pubkey_sha256);
+            goto out;
+        }
+    }
+    snprintf(why, cap, "serial %s", hex ? hex : "?");
+    rc = 0;
+out:
+    OPENSSL_free(der);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    sk_X509_pop_free(untrusted, X509_free);
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    X509_free(signing);
+    X509_free(x);
+    ERR_clear_error();
+    return rc;
+}
+
+/* The last value of field in the lines of path that match event (logfmt), or NULL. */
+static const char *last_field(const char *path, const char *event, const char *field, char *dst, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *line = NULL, ev[64], v[256];
+    size_t lc = 0;
+    bool found = false;
+    while (getline(&line, &lc, f) >= 0)
+        if (exp_logfmt_get(line, "event", ev, sizeof(ev)) && !strcmp(ev, event) &&
+            exp_logfmt_get(line, field, v, sizeof(v))) {
+            snprintf(dst, cap, "%s", v);
+            found = true;
+        }
+    free(line);
+    fclose(f);
+    return found ? dst : NULL;
+}
+
+/* certificate: valid | none (see expect.h) */
+static void eval_certificate(struct exp_ctx *c, struct exp_host *eh, struct exp_state *st)
+{
+    const struct scn_node *n = &eh->h->node;
+    char path[PATH_MAX + 32], why[512];
+    snprintf(path, sizeof(path), "%s/certs/router.pem", eh->state_dir);
+    char *cert = NULL, *chain = NULL, *root = NULL;
+    size_t cl = 0, chl = 0, rl = 0;
+    int rc = read_file_max(path, 1 << 20, &cert, &cl);
+    if (!strcmp(st->x->value, "none")) {
+        st->pass = rc == -ENOENT;
+        snprintf(st->got, sizeof(st->got), "%s", rc == -ENOENT ? "none" : "state/certs/router.pem exists");
+        free(cert);
+        return;
+    }
+    st->pass = false;
+    if (rc < 0) {
+        snprintf(st->got, sizeof(st->got), "state/certs/router.pem: %s", strerror(-rc));
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/conductor-ca-chain.pem", c->pki ? c->pki : "");
+    int r1 = read_file_max(path, 1 << 20, &chain, &chl);
+    snprintf(path, sizeof(path), "%s/conductor-ca.pem", c->pki ? c->pki : "");
+    int r2 = read_file_max(path, 1 << 20, &root, &rl);
+    /* the serial the staging conductor issued to this node (its inventory) */
+    char serial[80] = "", pub[80] = "";
+    const char *want_serial = NULL;
+    for (size_t i = 0; i < c->n_hosts; i++) {
+        const struct scn_host *h = c->hosts[i].h;
+        if (h->kind != SCN_CONDUCTOR || h->cond.role != SCN_ROLE_STAGING)
+            continue;
+        json_t *j = load_state(c->hosts[i].state_file, why, sizeof(why));
+        json_t *nd = json_object_get(json_object_get(json_object_get(json_object_get(j, "routers"), n->router), "nodes"),
+                                     n->node);
+        if (jstr(nd, "serial")) {
+            snprintf(serial, sizeof(serial), "%s", jstr(nd, "serial"));
+            want_serial = serial;
+        }
+        json_decref(j);
+    }
+    const char *want_pub = last_field(eh->log, "conductor.key", "pubkey_sha256", pub, sizeof(pub));
+    if (r1 < 0 || r2 < 0) {
+        snprintf(st->got, sizeof(st->got), "the run's pki/ has no conductor CA chain (%s)", strerror(-(r1 < 0 ? r1 : r2)));
+    } else if (!want_serial) {
+        snprintf(st->got, sizeof(st->got), "the staging conductor's inventory has no serial for %s/%s", n->router, n->node);
+    } else if (exp_cert_check(cert, cl, chain, chl, root, rl, n->router, n->node, want_serial, want_pub, why,
+                              sizeof(why)) < 0) {
+        snprintf(st->got, sizeof(st->got), "state/certs/router.pem: %s", why);
+    } else {
+        snprintf(st->got, sizeof(st->got), "valid: %s.%s, %s, issued by the conductor signing CA (staging inventory), %s",
+                 n->router, n->node, why,
+                 want_pub ? "the node's own key (pubkey_sha256 of event=conductor.key)"
+                          : "key not compared (the node logs no pubkey_sha256)");
+        st->pass = true;
+    }
+    free(cert);
+    free(chain);
+    free(root);
+}
+
 void exp_eval(struct exp_ctx *c, struct exp_state *st, double now_rel)
 {
     const struct scn_expect *x = st->x;
@@ -917,7 +1429,23 @@ void exp_eval(struct exp_ctx *c, struct exp_state *st, double now_rel)
     case EXP_LEARNED_PROXIES:
     case EXP_PHONE_HOME:
     case EXP_FAILURE_REASON:
+    case EXP_ONBOARDING:
+    case EXP_ONBOARDING_ERROR:
+    case EXP_CONDUCTOR:
+    case EXP_CONDUCTOR_ERROR:
         eval_node(c, st, eh);
+        break;
+    case EXP_STORED:
+        eval_stored(eh, st);
+        break;
+    case EXP_CERTIFICATE:
+        eval_certificate(c, eh, st);
+        break;
+    case EXP_INVENTORY:
+        eval_inventory(eh, st);
+        break;
+    case EXP_PEERED:
+        eval_peered(eh, st);
         break;
     case EXP_INTERNET_DIRECT:
         eval_direct(c, st, now_rel);
@@ -933,10 +1461,21 @@ void exp_eval(struct exp_ctx *c, struct exp_state *st, double now_rel)
         for (size_t i = 0; i < x->n_list; i++) {
             bool found = false;
             char e[200] = "";
-            if (!regex_any_line(eh->log, x->list[i], e, sizeof(e), &found)) {
+            unsigned cnt = 0;
+            int want = !neg && x->counts ? x->counts[i] : -1;
+            if (!regex_lines(eh->log, x->list[i], e, sizeof(e), &found, want >= 0 ? &cnt : NULL)) {
                 snprintf(st->got, sizeof(st->got), "%s", e);
                 st->pass = false;
                 break;
+            }
+            if (want >= 0) {
+                if (cnt != (unsigned)want) {
+                    st->pass = false;
+                    if (o < sizeof(st->got))
+                        o += (size_t)snprintf(st->got + o, sizeof(st->got) - o, "%s%u lines match /%s/ (want %d)",
+                                              o ? "; " : "", cnt, x->list[i], want);
+                }
+                continue;
             }
             if (found == neg) {
                 st->pass = false;

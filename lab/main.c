@@ -6,6 +6,7 @@
  *   lab exec NAME HOST -- CMD...
  *   lab down NAME
  *   lab clean [--all]        remove what killed runs left behind (--all: also `lab up` runs)
+ *   lab report DIR [--json] [--html FILE]   a run's steps, timeline and message sequence (report_html.h)
  *
  * Exit status: 0 every expectation held; 1 one did not (or a scenario could not be set up);
  * 2 usage or scenario-file error; 77 network namespaces cannot be made here (not root and no
@@ -26,6 +27,7 @@
 
 #include "proc.h"
 #include "report.h"
+#include "report_html.h"
 #include "run.h"
 #include "scenario.h"
 #include "topo.h"
@@ -39,6 +41,7 @@
     "       lab exec NAME HOST -- CMD [ARG...]\n"                                                                     \
     "       lab down NAME\n"                                                                                          \
     "       lab clean [--all]\n"                                                                                      \
+    "       lab report DIR [--json] [--html FILE]\n"                                                                  \
     "options for every command: --scenarios DIR (default: the source tree's scenarios/, or $LAB_SCENARIOS)\n"        \
     "                           --bin DIR (the components; default: the directory of lab)\n"
 
@@ -330,6 +333,8 @@ static int run_all(struct job *jobs, size_t n, unsigned njobs, const char *artif
         if (rc < 0)
             fprintf(stderr, "lab: %s: %s\n", junit, strerror(-rc));
     }
+    if (n > 1)
+        report_html_index(artifacts);
     if (n > 1) {
         printf("\n== %zu scenarios: %u passed, %u failed, %u could not run, %u skipped%s (%.1fs, --jobs %u)\n", n, pass,
                failed, errors, skipped, interrupted ? ", interrupted" : "", proc_now() - t0, njobs ? njobs : 1);
@@ -654,10 +659,8 @@ int main(int argc, char **argv)
         return cmd_down(argc - 1, argv + 1);
     if (!strcmp(cmd, "clean"))
         return cmd_clean(argc - 1, argv + 1);
-    if (!strcmp(cmd, "report")) {
-        fprintf(stderr, "lab: `lab report DIR` comes with issue 9; meanwhile DIR/*/summary.json and junit.xml hold the results\n");
-        return 2;
-    }
+    if (!strcmp(cmd, "report"))
+        return report_cmd(argc - 1, argv + 1);
     char m[128];
     snprintf(m, sizeof(m), "unknown command \"%s\"", cmd);
     return usage(m);

@@ -199,18 +199,32 @@ static bool wait_exit(struct proc *p, unsigned ms)
     return true;
 }
 
-int proc_start(struct proc *p, const struct proc_spec *s, char *err, size_t errlen)
+int proc_begin(struct proc *p, const struct proc_spec *s, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
     snprintf(p->name, sizeof(p->name), "%s", s->name);
-    int rd = -1;
-    double t0 = proc_now();
-    p->started_at = t0;
-    p->pid = spawn(s, s->ready == PROC_READY_FD ? &rd : NULL, err, errlen);
+    p->ready_fd = -1;
+    p->started_at = proc_now();
+    p->pid = spawn(s, s->ready == PROC_READY_FD ? &p->ready_fd : NULL, err, errlen);
     if (p->pid < 0) {
         p->pid = 0;
         return -1;
     }
+    return 0;
+}
+
+int proc_start(struct proc *p, const struct proc_spec *s, char *err, size_t errlen)
+{
+    if (proc_begin(p, s, err, errlen) < 0)
+        return -1;
+    return proc_finish(p, s, err, errlen);
+}
+
+int proc_finish(struct proc *p, const struct proc_spec *s, char *err, size_t errlen)
+{
+    int rd = p->ready_fd;
+    p->ready_fd = -1;
+    double t0 = p->started_at;
     unsigned tmo = s->timeout_ms ? s->timeout_ms : PROC_DEFAULT_READY_MS;
     double deadline = t0 + tmo / 1000.0;
     bool ready = false;

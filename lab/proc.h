@@ -9,7 +9,7 @@
  *   - has stdin on /dev/null and stdout+stderr appended to its log file (ARTIFACTS/logs/HOST.log);
  *   - with PROC_READY_FD, gets a pipe as fd 3 and ZTP_READY_FD=3: it writes one line when it serves
  *     (common/daemon.c daemon_ready()); EOF before a line means it died first.
- * Real peers without a readiness protocol (dnsmasq, kea, squid, tinyproxy, openssl s_server, swtpm,
+ * Real peers without a readiness protocol (dnsmasq, kea, squid, tinyproxy, swtpm,
  * tcpdump) are waited for by a bounded check: a line in a log file, a socket file, or a callback
  * (e.g. a TCP connect from inside the namespace), polled every PROC_POLL_MS, never a bare sleep.
  * Every wait gives up at its timeout, when the process exits, or when the cancel flag is set.
@@ -63,6 +63,7 @@ struct proc {
     bool exited;
     double started_at;             /* monotonic seconds */
     double ready_ms;               /* how long readiness took */
+    int ready_fd;                  /* PROC_READY_FD: the pipe between proc_begin and proc_finish, else -1 */
 };
 
 /* The flag the lab's SIGINT/SIGTERM handler sets: every wait stops early when it is non-zero. */
@@ -72,6 +73,12 @@ bool proc_cancelled(void);
 /* Start and wait for readiness. Returns 0 when ready; -1 with one line in err otherwise (the
  * process is then stopped). */
 int proc_start(struct proc *p, const struct proc_spec *s, char *err, size_t errlen);
+/* proc_start in two halves, to start several components at once and wait for them together:
+ * proc_begin() spawns (0, or -1 with err: nothing runs), proc_finish() waits for readiness exactly as
+ * proc_start does (the readiness bound counts from proc_begin). The spec (and what it points to) must
+ * stay valid until proc_finish. */
+int proc_begin(struct proc *p, const struct proc_spec *s, char *err, size_t errlen);
+int proc_finish(struct proc *p, const struct proc_spec *s, char *err, size_t errlen);
 /* True while the process runs (reaps it when it has exited). */
 bool proc_alive(struct proc *p);
 /* SIGTERM (group), wait up to grace_ms, then SIGKILL. Returns the wait status, or -1 when it was

@@ -42,7 +42,7 @@ struct rep_expect {
 struct rep_event {
     double t;                     /* seconds after the start */
     char host[32];
-    char step[40];                /* "proxy learned", "phone-home reached" ... */
+    char step[40];                /* "proxy learned", "secret stored", "manufactured" ... */
     char detail[256];
 };
 

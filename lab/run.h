@@ -3,13 +3,19 @@
  *   1. artifacts: ARTIFACTS/NAME/ is emptied and gets logs/, pcap/, one dir per host
  *   2. topology (topo.h): a namespace per host and per bridge segment ("s-SEG", bridge br0),
  *      veths, addresses, routes, forwarding, a hosts file per namespace mapping the Mist names
- *      to the https-server and every host's name to its first address
+ *      to the ep-terminator and mist hosts and every host's name to its first address
  *   3. one tcpdump per segment (pcap/SEG.pcap), listening before anything else starts
- *   4. a lab CA and one certificate per https-server (openssl CLI), in ARTIFACTS/NAME/pki
- *   5. components, each waited for (proc.h): DHCP servers, proxies, https-servers, one swtpm per
- *      router node (answering TPM2_Startup), then the router nodes (ssr-node, ZTP_READY_FD)
+ *   4. with an ep-terminator: the generated secrets (an OCRA key per router node, a staging
+ *      pre-shared secret per router, the production secret) and the PKI in ARTIFACTS/NAME/pki
+ *      (certs.h: mist-ca, conductor-ca, conductor-signing-ca under it, production-ca, rogue-ca, a
+ *      certificate per ep-terminator, mist, conductor and hub host)
+ *   5. components (proc.h): every server started at once and waited for together (DHCP servers,
+ *      proxies, the hub (hub.json), the conductors (conductor.json), mist hosts (registry.json),
+ *      the ep-terminator (claims.json)); meanwhile per router node its swtpm (answering
+ *      TPM2_Startup) and its manufacturing (ssr-tpm provision: the OCRA key into the TPM); then
+ *      every ssr-node (--sztp, ZTP_READY_FD). autostart: false hosts wait for a step's start:
  *   6. steps in order (actions, then expectations polled until they hold or the timeout); the
- *      live timeline of each router node follows its log (event=... lines)
+ *      live timeline follows the logs (event=... lines) of the router nodes and the Mist mocks
  *   7. teardown: router nodes, other components, swtpms, captures (SIGTERM, then SIGKILL), then
  *      every namespace (topo_destroy); summary.json and junit.xml are written last
  * On Ctrl-C (the cancel flag) every wait ends at once and the teardown runs.
@@ -31,7 +37,8 @@
 enum run_result { RUN_PASS = 0, RUN_FAIL = 1, RUN_ERROR = 3, RUN_SKIPPED = 77, RUN_INTERRUPTED = 130 };
 
 struct run_opts {
-    const char *bin_dir;          /* where ssr-node, mock-dhcpd, mock-proxy are */
+    const char *bin_dir;          /* where ssr-node, ssr-tpm and the mocks (mock-dhcpd, -proxy, -ep-terminator, -mist,
+                                   * -conductor, -hub) are */
     const char *artifacts_root;   /* the scenario's artifacts go to ROOT/NAME */
     bool keep;                    /* leave topology and processes up (lab up, --keep) */
     bool verbose;                 /* the live timeline shows every event of the router nodes */

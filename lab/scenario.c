@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "topo.h"
@@ -22,11 +23,24 @@
  * an error message is harmless. */
 /* ---- names ------------------------------------------------------------------------------------ */
 
-static const char *const kind_names[SCN_KIND_COUNT] = {"ssr-node", "dhcp-server", "proxy", "https-server"};
-static const char *const impl_names[SCN_IMPL_COUNT] = {"mock", "dnsmasq", "kea", "squid", "tinyproxy", "openssl"};
+static const char *const kind_names[SCN_KIND_COUNT] = {"ssr-node", "dhcp-server", "proxy", "ep-terminator", "mist",
+                                                       "conductor", "hub"};
+static const char *const impl_names[SCN_IMPL_COUNT] = {"mock", "dnsmasq", "kea", "squid", "tinyproxy"};
 static const char *const exp_names[EXP_KIND_COUNT + 1] = {
     "active-proxy", "proxy-source", "learned-from", "learned-proxies", "phone-home", "failure-reason",
-    "internet-direct", "tpm", "logged", "not-logged", "carried", "denied", "decoded", "no-secrets", NULL};
+    "internet-direct", "tpm", "logged", "not-logged", "carried", "denied", "decoded", "onboarding",
+    "onboarding-error", "stored", "conductor", "conductor-error", "certificate", "inventory", "peered", "no-secrets", NULL};
+/* router/sztp.h's states, in order */
+static const char *const sztp_states[] = {"init", "proxy-ready", "phoning-home", "redirected", "authenticated",
+                                          "onboarding-received", "root-ca-installed", "secret-stored", NULL};
+/* router/conductor.h's states, in order: the conductor client runs once sZTP reached secret-stored */
+static const char *const cond_states[] = {"idle", "staging-auth", "staging-connected", "production-received",
+                                          "key-created", "certified", "svr-configured", "migrating",
+                                          "production-connected", NULL};
+/* mocks/conductor/README.md: the inventory's node states per role */
+static const char *const inv_states[2][5] = {{"pending", "onboarding", "certified", "migrated", NULL},
+                                             {"pending", "connected", NULL}};
+static const char *const role_names[] = {"staging", "production"};
 
 const char *scn_kind_name(enum scn_kind k) { return (unsigned)k < SCN_KIND_COUNT ? kind_names[k] : "?"; }
 const char *scn_impl_name(enum scn_impl i) { return (unsigned)i < SCN_IMPL_COUNT ? impl_names[i] : "?"; }
@@ -322,6 +336,79 @@ static int get_str_list(struct P *p, const yaml_node_t *m, const char *path, con
     }
     return 0;
 }
+
+/* Names the Mist mocks accept (device ids, orgs, sites): 1..64 of [A-Za-z0-9._:-]. */
+static bool id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
+}
+
+/* An environment: also a DNS label (the default mist name is api.ENV.mist.com). */
+static bool env_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 63 && s[0] != '-' && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* A DNS name: labels of [a-z0-9-] (not starting or ending with '-') joined by dots. */
+static bool dns_ok(const char *s)
+{
+    size_t n = strlen(s), lab = 0;
+    if (n < 1 || n > 253)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        char c = s[i];
+        if (c == '.' || c == '\0') {
+            if (lab == 0 || lab > 63 || s[i - 1] == '-')
+                return false;
+            lab = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && lab > 0)))
+            return false;
+        lab++;
+    }
+    return true;
+}
+
+/* A string value checked by ok(); what describes the expected form in the error. */
+static int get_checked(struct P *p, const yaml_node_t *m, const char *path, const char *key, bool (*ok)(const char *),
+                       const char *what, const char **out)
+{
+    if (get_str(p, m, path, key, false, out) < 0)
+        return -1;
+    if (*out && !ok(*out)) {
+        char sub[256];
+        return perr(p, lineof(map_get(p, m, key, NULL)), join_path(sub, sizeof(sub), path, key), "\"%s\": expected %s",
+                    *out, what);
+    }
+    return 0;
+}
+
+static int check_addr_port(struct P *p, int line, const char *path, const char *v);
+
+/* An optional "A.B.C.D:PORT" in the lab's range (a conductor address). */
+static int get_addr_port(struct P *p, const yaml_node_t *m, const char *path, const char *key, const char **out)
+{
+    char sub[256];
+    if (get_str(p, m, path, key, false, out) < 0)
+        return -1;
+    if (*out && check_addr_port(p, lineof(map_get(p, m, key, NULL)), join_path(sub, sizeof(sub), path, key), *out) < 0)
+        return -1;
+    return 0;
+}
+
+#define ID_WHAT "1-64 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'"
+#define NAME_WHAT "1-63 characters of A-Z, a-z, 0-9, '.', '_', '-'"
+
+/* Router, node and hub names as the conductor and the hub take them (psk_name_ok): 1..63 of [A-Za-z0-9._-]. */
+static bool name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 63 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+#define ENV_WHAT "1-63 characters of a-z, 0-9, '-'"
 
 static int get_enum(struct P *p, const yaml_node_t *m, const char *path, const char *key, const char *const *names,
                     size_t n_names, bool required, int *out)
@@ -679,17 +766,140 @@ static int parse_node(struct P *p, struct scn_host *h, const yaml_node_t *m, con
             return -1;
         add_secret(p, n->proxy_password);
     }
+    /* sZTP: defaults are filled by check_scenario (they depend on the ep-terminator) */
+    static const char *const sztp_keys[] = {"device-id", "claimed", "environment", "org", "site",
+                                            "ocra-key", "sztp-fault", "conductor", "conductor-psk", NULL};
+    for (const char *const *k = sztp_keys; *k; k++) {
+        yaml_node_t *kn = NULL;
+        if (map_get(p, m, *k, &kn) && (!n->sztp_line || lineof(kn) < n->sztp_line))
+            n->sztp_line = lineof(kn);
+    }
+    int claimed = 1, wrong = 0, fault = -1, pskw = 0;
+    static const char *const keyv[] = {"right", "wrong"};
+    static const char *const faults[] = {"replay-response"};
+    if (get_checked(p, m, path, "device-id", id_ok, ID_WHAT, &n->device_id) < 0 ||
+        get_bool(p, m, path, "claimed", &claimed) < 0 ||
+        get_checked(p, m, path, "environment", env_ok, ENV_WHAT, &n->environment) < 0 ||
+        get_checked(p, m, path, "org", id_ok, ID_WHAT, &n->org) < 0 ||
+        get_checked(p, m, path, "site", id_ok, ID_WHAT, &n->site) < 0 ||
+        get_enum(p, m, path, "ocra-key", keyv, 2, false, &wrong) < 0 ||
+        get_enum(p, m, path, "sztp-fault", faults, 1, false, &fault) < 0 ||
+        get_addr_port(p, m, path, "conductor", &n->conductor) < 0 ||
+        get_enum(p, m, path, "conductor-psk", keyv, 2, false, &pskw) < 0)
+        return -1;
+    n->psk_wrong = pskw == 1;
+    n->psk_line = lineof(map_get(p, m, "conductor-psk", NULL));
+    n->claimed = claimed;
+    n->ocra_wrong = wrong == 1;
+    n->sztp_fault = fault >= 0 ? faults[fault] : NULL;
+    return 0;
+}
+
+/* ep-terminator and mist */
+static int parse_cloud(struct P *p, struct scn_host *h, const yaml_node_t *m, const char *path)
+{
+    struct scn_cloud *c = &h->cloud;
+    c->port = SCN_DEFAULT_HTTPS_PORT;
+    c->retry_after = SCN_DEFAULT_RETRY_AFTER;
+    c->max_failures = SCN_DEFAULT_MAX_FAILURES;
+    c->lockout_seconds = SCN_DEFAULT_LOCKOUT;
+    c->challenge_ttl = SCN_DEFAULT_CHALLENGE_TTL;
+    static const char *const cas[] = {"lab", "untrusted"};
+    int ca = 0;
+    if (get_uint(p, m, path, "port", 1, 65535, &c->port) < 0 ||
+        get_str_list(p, m, path, "names", &c->names, &c->n_names) < 0 ||
+        get_checked(p, m, path, "environment", env_ok, ENV_WHAT, &c->environment) < 0 ||
+        get_enum(p, m, path, "ca", cas, 2, false, &ca) < 0 ||
+        get_uint(p, m, path, "retry-after", 1, 3600, &c->retry_after) < 0 ||
+        get_uint(p, m, path, "max-failures", 1, 1000, &c->max_failures) < 0 ||
+        get_uint(p, m, path, "lockout-seconds", 1, 86400, &c->lockout_seconds) < 0 ||
+        get_uint(p, m, path, "challenge-ttl", 1, 3600, &c->challenge_ttl) < 0 ||
+        get_addr_port(p, m, path, "conductor", &c->conductor) < 0)
+        return -1;
+    c->untrusted = ca == 1;
+    for (size_t i = 0; i < c->n_names; i++)
+        if (!dns_ok(c->names[i])) {
+            char sub[280];
+            snprintf(sub, sizeof(sub), "%s.names[%zu]", path, i);
+            return perr(p, lineof(map_get(p, m, "names", NULL)), sub,
+                        "\"%s\" is not a host name (lower-case labels of a-z, 0-9, '-', joined by dots)", c->names[i]);
+        }
+    if (!c->environment)
+        c->environment = SCN_DEFAULT_ENVIRONMENT;
+    /* conductor: when absent, check_conductors() fills the staging conductor's address (or the placeholder) */
+    if (!c->n_names) {
+        c->names = amalloc(p->a, 2 * sizeof(char *));
+        if (h->kind == SCN_EP_TERMINATOR)
+            c->names[0] = SCN_MIST_NAME;
+        else if (!strcmp(c->environment, SCN_DEFAULT_ENVIRONMENT))
+            c->names[0] = "api.mist.com";
+        else
+            c->names[0] = aprintf(p->a, "api.%s.mist.com", c->environment);
+        c->n_names = 1;
+    }
+    return 0;
+}
+
+/* conductor: role, port, ca, faults {reject-secret, wrong-ca, stall-ms}, max-failures, lockout-seconds */
+static int parse_conductor(struct P *p, struct scn_host *h, const yaml_node_t *m, const char *path)
+{
+    struct scn_conductor *c = &h->cond;
+    c->port = SCN_CONDUCTOR_PORT;
+    c->max_failures = SCN_DEFAULT_MAX_FAILURES;
+    c->lockout_seconds = SCN_DEFAULT_LOCKOUT;
+    static const char *const cas[] = {"lab", "untrusted"};
+    int role = -1, ca = 0;
+    if (get_enum(p, m, path, "role", role_names, 2, true, &role) < 0 ||
+        get_uint(p, m, path, "port", 1, 65535, &c->port) < 0 || get_enum(p, m, path, "ca", cas, 2, false, &ca) < 0 ||
+        get_uint(p, m, path, "max-failures", 1, 1000, &c->max_failures) < 0 ||
+        get_uint(p, m, path, "lockout-seconds", 1, 86400, &c->lockout_seconds) < 0)
+        return -1;
+    c->role = (enum scn_cond_role)role;
+    c->untrusted = ca == 1;
+    char sub[280];
+    yaml_node_t *fx = map_get(p, m, "faults", NULL);
+    join_path(sub, sizeof(sub), path, "faults");
+    if (fx && !is_null(fx)) {
+        static const char *const keys[] = {"reject-secret", "wrong-ca", "stall-ms", NULL};
+        int rs = 0, wc = 0;
+        if (check_map(p, fx, sub, keys) < 0 || get_bool(p, fx, sub, "reject-secret", &rs) < 0 ||
+            get_bool(p, fx, sub, "wrong-ca", &wc) < 0 || get_uint(p, fx, sub, "stall-ms", 0, 600000, &c->stall_ms) < 0)
+            return -1;
+        c->reject_secret = rs;
+        c->wrong_ca = wc;
+        if (wc && c->role != SCN_ROLE_STAGING)
+            return perr(p, lineof(map_get(p, fx, "wrong-ca", NULL)), sub,
+                        "wrong-ca is a staging fault (only the staging conductor signs certificates)");
+    }
+    return 0;
+}
+
+/* hub: port, hub-name */
+static int parse_hub(struct P *p, struct scn_host *h, const yaml_node_t *m, const char *path)
+{
+    h->hub.port = SCN_HUB_PORT;
+    if (get_uint(p, m, path, "port", 1, 65535, &h->hub.port) < 0 ||
+        get_checked(p, m, path, "hub-name", name_ok, NAME_WHAT, &h->hub.hub_name) < 0)
+        return -1;
+    if (!h->hub.hub_name)
+        h->hub.hub_name = h->name;
     return 0;
 }
 
 static int parse_hosts(struct P *p, const yaml_node_t *m)
 {
-    static const char *const common[] = {"kind", "impl", "description", "interfaces", "routes", "forwarding", NULL};
-    static const char *const per_kind[SCN_KIND_COUNT][12] = {
-        [SCN_SSR_NODE] = {"router", "node", "config", "onboarding", "ha", "proxy-auth", "args", NULL},
+    static const char *const common[] = {"kind",       "impl",       "description", "interfaces",
+                                         "routes",     "forwarding", "autostart",   NULL};
+    static const char *const per_kind[SCN_KIND_COUNT][20] = {
+        [SCN_SSR_NODE] = {"router", "node", "config", "onboarding", "ha", "proxy-auth", "args", "device-id", "claimed",
+                          "environment", "org", "site", "ocra-key", "sztp-fault", "conductor", "conductor-psk", NULL},
         [SCN_DHCP_SERVER] = {"pools", NULL},
         [SCN_PROXY] = {"port", "allow", "deny", "users", "faults", NULL},
-        [SCN_HTTPS_SERVER] = {"port", "names", NULL},
+        [SCN_EP_TERMINATOR] = {"port", "names", "environment", "ca", "retry-after", NULL},
+        [SCN_MIST] = {"port", "names", "environment", "ca", "max-failures", "lockout-seconds", "challenge-ttl",
+                      "conductor", NULL},
+        [SCN_CONDUCTOR] = {"role", "port", "ca", "faults", "max-failures", "lockout-seconds", NULL},
+        [SCN_HUB] = {"port", "hub-name", NULL},
     };
     if (check_map(p, m, "hosts", NULL) < 0)
         return -1;
@@ -707,7 +917,7 @@ static int parse_hosts(struct P *p, const yaml_node_t *m)
         if (get_enum(p, v, path, "kind", kind_names, SCN_KIND_COUNT, true, &kind) < 0)
             return -1;
         h->kind = (enum scn_kind)kind;
-        const char *allowed[24];
+        const char *allowed[32];
         size_t na = 0;
         for (const char *const *c = common; *c; c++)
             allowed[na++] = *c;
@@ -721,15 +931,16 @@ static int parse_hosts(struct P *p, const yaml_node_t *m)
             return -1;
         h->impl_given = impl >= 0;
         if (impl < 0)
-            impl = h->kind == SCN_HTTPS_SERVER ? SCN_IMPL_OPENSSL : SCN_IMPL_MOCK;
+            impl = SCN_IMPL_MOCK;
         h->impl = (enum scn_impl)impl;
-        int fwd = 0;
+        int fwd = 0, autostart = 1;
         char sub[280];
         if (parse_ifaces(p, h, map_get(p, v, "interfaces", NULL), join_path(sub, sizeof(sub), path, "interfaces")) < 0 ||
             parse_routes(p, h, map_get(p, v, "routes", NULL), join_path(sub, sizeof(sub), path, "routes")) < 0 ||
-            get_bool(p, v, path, "forwarding", &fwd) < 0)
+            get_bool(p, v, path, "forwarding", &fwd) < 0 || get_bool(p, v, path, "autostart", &autostart) < 0)
             return -1;
         h->forwarding = fwd;
+        h->autostart = autostart;
         switch (h->kind) {
         case SCN_SSR_NODE:
             if (parse_node(p, h, v, path) < 0)
@@ -743,16 +954,18 @@ static int parse_hosts(struct P *p, const yaml_node_t *m)
             if (parse_proxy(p, h, v, path) < 0)
                 return -1;
             break;
-        case SCN_HTTPS_SERVER:
-            h->https.port = SCN_DEFAULT_HTTPS_PORT;
-            if (get_uint(p, v, path, "port", 1, 65535, &h->https.port) < 0 ||
-                get_str_list(p, v, path, "names", &h->https.names, &h->https.n_names) < 0)
+        case SCN_EP_TERMINATOR:
+        case SCN_MIST:
+            if (parse_cloud(p, h, v, path) < 0)
                 return -1;
-            if (!h->https.n_names) {
-                h->https.names = amalloc(p->a, 2 * sizeof(char *));
-                h->https.names[0] = SCN_MIST_NAME;
-                h->https.n_names = 1;
-            }
+            break;
+        case SCN_CONDUCTOR:
+            if (parse_conductor(p, h, v, path) < 0)
+                return -1;
+            break;
+        case SCN_HUB:
+            if (parse_hub(p, h, v, path) < 0)
+                return -1;
             break;
         default:
             break;
@@ -771,6 +984,17 @@ static bool exp_allowed(enum scn_kind k, enum scn_exp_kind e)
     case EXP_CARRIED:
     case EXP_DENIED:
         return k == SCN_PROXY;
+    case EXP_ONBOARDING:
+    case EXP_ONBOARDING_ERROR:
+    case EXP_STORED:
+    case EXP_CONDUCTOR:
+    case EXP_CONDUCTOR_ERROR:
+    case EXP_CERTIFICATE:
+        return k == SCN_SSR_NODE;
+    case EXP_INVENTORY:
+        return k == SCN_CONDUCTOR;
+    case EXP_PEERED:
+        return k == SCN_HUB;
     case EXP_NO_SECRETS:
     case EXP_DECODED:
         return false;
@@ -802,6 +1026,39 @@ static int parse_lp_rows(struct P *p, struct scn_expect *x, const yaml_node_t *v
             get_str(p, e, ip, "proxy", false, &r->proxy) < 0 || get_str(p, e, ip, "lease", false, &r->lease) < 0 ||
             get_bool(p, e, ip, "selected", &r->selected) < 0 || get_bool(p, e, ip, "discovery", &r->discovery) < 0)
             return -1;
+    }
+    return 0;
+}
+
+/* logged: a regex, or a list of regexes and {regex: R, count: N} (exactly N lines match) */
+static int parse_logged(struct P *p, struct scn_expect *x, const yaml_node_t *v, const char *path)
+{
+    static const char *const keys[] = {"regex", "count", NULL};
+    if (!v || is_null(v))
+        return 0;
+    size_t n = v->type == YAML_SEQUENCE_NODE ? seq_len(v) : 1;
+    x->list = amalloc(p->a, (n + 1) * sizeof(char *));
+    x->counts = amalloc(p->a, (n + 1) * sizeof(int));
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *e = v->type == YAML_SEQUENCE_NODE ? node(p, v->data.sequence.items.start[i]) : v;
+        char ip[320];
+        snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
+        x->counts[i] = -1;
+        if (e && e->type == YAML_SCALAR_NODE && !is_null(e)) {
+            x->list[x->n_list++] = astrndup(p->a, sval(e), e->data.scalar.length);
+            continue;
+        }
+        if (!e || e->type != YAML_MAPPING_NODE)
+            return perr(p, lineof(e), ip, "expected a regex or {regex: REGEX, count: N}");
+        unsigned cnt = 0;
+        const char *re = NULL;
+        if (check_map(p, e, ip, keys) < 0 || get_str(p, e, ip, "regex", true, &re) < 0 ||
+            get_uint(p, e, ip, "count", 0, 100000, &cnt) < 0)
+            return -1;
+        if (!map_get(p, e, "count", NULL))
+            return perr(p, lineof(e), ip, "missing required key \"count\" (or write the regex alone: at least one line)");
+        x->counts[x->n_list] = (int)cnt;
+        x->list[x->n_list++] = re;
     }
     return 0;
 }
@@ -844,12 +1101,43 @@ static int parse_expect(struct P *p, struct scn_step *st, const yaml_node_t *m, 
                     return -1;
                 break;
             case EXP_LOGGED:
+                if (parse_logged(p, x, ev, ep) < 0)
+                    return -1;
+                break;
             case EXP_NOT_LOGGED:
             case EXP_CARRIED:
             case EXP_DENIED:
             case EXP_DECODED:
+            case EXP_PEERED:
                 if (get_str_list(p, v, hp, sval(ek), &x->list, &x->n_list) < 0)
                     return -1;
+                break;
+            case EXP_INVENTORY: /* {ROUTER/NODE: STATE, ...} */
+                if (!ev || ev->type != YAML_MAPPING_NODE)
+                    return perr(p, lineof(ev ? ev : ek), ep, "expected a mapping {ROUTER/NODE: STATE, ...}, e.g. {R1/r1a: migrated}");
+                if (check_map(p, ev, ep, NULL) < 0)
+                    return -1;
+                x->kv = amalloc(p->a, (map_len(ev) + 1) * sizeof(struct scn_kv));
+                for (yaml_node_pair_t *q = ev->data.mapping.pairs.start; q < ev->data.mapping.pairs.top; q++) {
+                    yaml_node_t *ik = node(p, q->key), *iv = node(p, q->value);
+                    char ip[400];
+                    snprintf(ip, sizeof(ip), "%s.%s", ep, sval(ik));
+                    if (!iv || iv->type != YAML_SCALAR_NODE || is_null(iv))
+                        return perr(p, lineof(iv ? iv : ik), ip, "expected a state (pending, onboarding, certified, migrated, connected)");
+                    struct scn_kv *kv = &x->kv[x->n_kv++];
+                    kv->key = astrdup(p->a, sval(ik));
+                    kv->value = astrndup(p->a, sval(iv), iv->data.scalar.length);
+                }
+                if (!x->n_kv)
+                    return perr(p, x->line, ep, "name at least one ROUTER/NODE");
+                break;
+            case EXP_STORED: /* a list, or none */
+                if (get_str_list(p, v, hp, sval(ek), &x->list, &x->n_list) < 0)
+                    return -1;
+                if (x->n_list == 1 && !strcmp(x->list[0], "none"))
+                    x->n_list = 0;
+                else if (!x->n_list && (!ev || ev->type != YAML_SEQUENCE_NODE))
+                    return perr(p, x->line, ep, "expected none or a list of names, e.g. [root-ca, conductor-psk]");
                 break;
             default:
                 if (get_str(p, v, hp, sval(ek), true, &x->value) < 0)
@@ -880,8 +1168,8 @@ static int parse_actions_hosts(struct P *p, struct scn_step *st, const yaml_node
 
 static int parse_steps(struct P *p, const yaml_node_t *v)
 {
-    static const char *const keys[] = {"name",    "at",      "stop",        "start", "set-proxy",
-                                       "link-down", "link-up", "proxy-fault", "write", "expect", NULL};
+    static const char *const keys[] = {"name",    "at",      "stop",        "start", "set-proxy", "link-down",
+                                       "link-up", "proxy-fault", "write", "claim", "expect", NULL};
     if (!v || is_null(v))
         return 0;
     if (v->type != YAML_SEQUENCE_NODE)
@@ -901,7 +1189,7 @@ static int parse_steps(struct P *p, const yaml_node_t *v)
         if (!st->name)
             st->name = aprintf(p->a, "step %zu", p->s->n_steps);
         size_t max = 5;
-        for (const char *k2[] = {"stop", "start", NULL}, **k = k2; *k; k++) {
+        for (const char *k2[] = {"stop", "start", "claim", NULL}, **k = k2; *k; k++) {
             yaml_node_t *h = map_get(p, e, *k, NULL);
             if (h && h->type == YAML_SEQUENCE_NODE)
                 max += seq_len(h);
@@ -910,7 +1198,8 @@ static int parse_steps(struct P *p, const yaml_node_t *v)
         }
         st->actions = amalloc(p->a, max * sizeof(struct scn_action));
         if (parse_actions_hosts(p, st, e, sp, "stop", ACT_STOP) < 0 ||
-            parse_actions_hosts(p, st, e, sp, "start", ACT_START) < 0)
+            parse_actions_hosts(p, st, e, sp, "start", ACT_START) < 0 ||
+            parse_actions_hosts(p, st, e, sp, "claim", ACT_CLAIM) < 0)
             return -1;
         char sub[128];
         yaml_node_t *sx = map_get(p, e, "set-proxy", NULL);
@@ -1033,6 +1322,237 @@ static const struct scn_iface *host_iface(const struct scn_host *h, const char *
     return NULL;
 }
 
+const struct scn_host *scenario_ep_terminator(const struct scenario *s)
+{
+    for (size_t i = 0; i < s->n_hosts; i++)
+        if (s->hosts[i].kind == SCN_EP_TERMINATOR)
+            return &s->hosts[i];
+    return NULL;
+}
+
+const struct scn_host *scenario_mist_for(const struct scenario *s, const char *env)
+{
+    for (size_t i = 0; env && i < s->n_hosts; i++)
+        if (s->hosts[i].kind == SCN_MIST && !strcmp(s->hosts[i].cloud.environment, env))
+            return &s->hosts[i];
+    return NULL;
+}
+
+const char *scn_cloud_url(const struct scn_host *h, char *dst, size_t cap)
+{
+    if (h->cloud.port == SCN_DEFAULT_HTTPS_PORT)
+        snprintf(dst, cap, "https://%s", h->cloud.names[0]);
+    else
+        snprintf(dst, cap, "https://%s:%u", h->cloud.names[0], h->cloud.port);
+    return dst;
+}
+
+bool scenario_is_cloud_name(const struct scenario *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_hosts; i++)
+        if (s->hosts[i].kind == SCN_EP_TERMINATOR || s->hosts[i].kind == SCN_MIST)
+            for (size_t j = 0; j < s->hosts[i].cloud.n_names; j++)
+                if (!strcasecmp(s->hosts[i].cloud.names[j], name))
+                    return true;
+    return false;
+}
+
+int scn_sztp_state_index(const char *name)
+{
+    for (int i = 0; name && sztp_states[i]; i++)
+        if (!strcmp(sztp_states[i], name))
+            return i;
+    return -1;
+}
+
+/* "A.B.C.D:PORT" in the lab's range */
+static int check_addr_port(struct P *p, int line, const char *path, const char *v)
+{
+    char a[64];
+    const char *colon = strrchr(v, ':');
+    char *end;
+    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+    if (!colon || (size_t)(colon - v) >= sizeof(a) || !colon[1] || *end || port < 1 || port > 65535)
+        return perr(p, line, path, "\"%s\" is not ADDRESS:PORT", v);
+    snprintf(a, sizeof(a), "%.*s", (int)(colon - v), v);
+    return check_ip(p, line, path, a, false);
+}
+
+/* The Mist mocks and the router nodes' sZTP keys: one ep-terminator, one mist host per environment,
+ * every node's environment served; the nodes' defaults. */
+static int check_cloud(struct P *p)
+{
+    struct scenario *s = p->s;
+    char path[300];
+    const struct scn_host *ept = NULL;
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        const struct scn_host *h = &s->hosts[i];
+        if (h->kind != SCN_EP_TERMINATOR && h->kind != SCN_MIST)
+            continue;
+        snprintf(path, sizeof(path), "hosts.%s", h->name);
+        if (h->kind == SCN_EP_TERMINATOR) {
+            if (ept)
+                return perr(p, h->line, path, "one ep-terminator per scenario (%s is one already)", ept->name);
+            ept = h;
+        } else {
+            const struct scn_host *o = scenario_mist_for(s, h->cloud.environment);
+            if (o != h)
+                return perr(p, h->line, path, "environment %s is served by mist host %s already", h->cloud.environment,
+                            o->name);
+        }
+        for (size_t j = 0; j < h->cloud.n_names; j++)
+            for (size_t k = 0; k <= i; k++) {
+                const struct scn_host *o = &s->hosts[k];
+                if (o->kind != SCN_EP_TERMINATOR && o->kind != SCN_MIST)
+                    continue;
+                for (size_t l = 0; l < (k == i ? j : o->cloud.n_names); l++)
+                    if (!strcasecmp(o->cloud.names[l], h->cloud.names[j]))
+                        return perr(p, h->line, path, "name %s is a name of %s already", h->cloud.names[j], o->name);
+            }
+    }
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        const struct scn_host *h = &s->hosts[i];
+        snprintf(path, sizeof(path), "hosts.%s", h->name);
+        if (h->kind == SCN_MIST && !ept)
+            return perr(p, h->line, path, "a mist host needs an ep-terminator (the nodes phone home there first)");
+    }
+    if (ept && !scenario_mist_for(s, ept->cloud.environment)) {
+        snprintf(path, sizeof(path), "hosts.%s", ept->name);
+        return perr(p, ept->line, path, "no mist host serves its environment \"%s\" (add one with that environment)",
+                    ept->cloud.environment);
+    }
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        struct scn_host *h = &s->hosts[i];
+        if (h->kind != SCN_SSR_NODE)
+            continue;
+        struct scn_node *n = &h->node;
+        snprintf(path, sizeof(path), "hosts.%s", h->name);
+        if (!ept) {
+            if (n->sztp_line)
+                return perr(p, n->sztp_line, path,
+                            "sZTP keys need an ep-terminator host in the scenario (without one the node does not run sZTP)");
+            continue;
+        }
+        n->sztp = true;
+        int line = n->sztp_line ? n->sztp_line : h->line;
+        if (!n->device_id)
+            n->device_id = aprintf(p->a, "%s-%s", n->router, n->node);
+        if (!id_ok(n->device_id))
+            return perr(p, h->line, path, "device id \"%s\" (router-node) is not 1-64 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'; set device-id",
+                        n->device_id);
+        if (!n->environment)
+            n->environment = ept->cloud.environment;
+        if (!n->org)
+            n->org = SCN_DEFAULT_ORG;
+        if (!n->site)
+            n->site = id_ok(n->router) ? n->router : "site";
+        if (!scenario_mist_for(s, n->environment))
+            return perr(p, line, path, "no mist host serves environment \"%s\"", n->environment);
+        for (size_t k = 0; k < i; k++)
+            if (s->hosts[k].kind == SCN_SSR_NODE && s->hosts[k].node.device_id &&
+                !strcmp(s->hosts[k].node.device_id, n->device_id))
+                return perr(p, line, path, "device id %s is %s's already", n->device_id, s->hosts[k].name);
+    }
+    return 0;
+}
+
+const struct scn_host *scenario_conductor(const struct scenario *s, enum scn_cond_role role)
+{
+    for (size_t i = 0; i < s->n_hosts; i++)
+        if (s->hosts[i].kind == SCN_CONDUCTOR && s->hosts[i].cond.role == role)
+            return &s->hosts[i];
+    return NULL;
+}
+
+const struct scn_host *scenario_hub(const struct scenario *s)
+{
+    for (size_t i = 0; i < s->n_hosts; i++)
+        if (s->hosts[i].kind == SCN_HUB)
+            return &s->hosts[i];
+    return NULL;
+}
+
+int scn_cond_state_index(const char *name)
+{
+    for (int i = 0; name && cond_states[i]; i++)
+        if (!strcmp(cond_states[i], name))
+            return i;
+    return -1;
+}
+
+/* "IP:PORT" of a host's first interface */
+static const char *host_addr(struct P *p, const struct scn_host *h, unsigned port)
+{
+    char ip[INET_ADDRSTRLEN] = "";
+    scn_iface_ip(&h->ifs[0], ip, sizeof(ip));
+    return aprintf(p->a, "%s:%u", ip, port);
+}
+
+/* The conductors and the hub (issue 6): at most one staging and one production conductor and one
+ * hub; they come together (the staging conductor's tasks hand out the production conductor and the
+ * hub); they need an ep-terminator (the nodes learn the staging conductor from the Mist data). The
+ * mist hosts' default conductor is the staging conductor. */
+static int check_conductors(struct P *p)
+{
+    struct scenario *s = p->s;
+    char path[300];
+    const struct scn_host *role_host[2] = {NULL, NULL}, *hub = NULL, *any = NULL;
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        struct scn_host *h = &s->hosts[i];
+        snprintf(path, sizeof(path), "hosts.%s", h->name);
+        if (h->kind == SCN_CONDUCTOR) {
+            const struct scn_host **slot = &role_host[h->cond.role];
+            if (*slot)
+                return perr(p, h->line, path, "one %s conductor per scenario (%s is one already)", role_names[h->cond.role],
+                            (*slot)->name);
+            *slot = h;
+            h->cond.addr = host_addr(p, h, h->cond.port);
+        } else if (h->kind == SCN_HUB) {
+            if (hub)
+                return perr(p, h->line, path, "one hub per scenario (%s is one already)", hub->name);
+            hub = h;
+            h->hub.addr = host_addr(p, h, h->hub.port);
+        } else {
+            continue;
+        }
+        if (!any)
+            any = h;
+        if (!scenario_ep_terminator(s))
+            return perr(p, h->line, path, "a %s needs an ep-terminator and a mist host (the nodes learn the staging "
+                                          "conductor from the Mist data)", scn_kind_name(h->kind));
+    }
+    if (any) {
+        const struct scn_host *st = role_host[SCN_ROLE_STAGING];
+        snprintf(path, sizeof(path), "hosts.%s", any->name);
+        if (!st)
+            return perr(p, any->line, path, "a %s needs a staging conductor (conductor with role: staging) that hands it out",
+                        any->kind == SCN_HUB ? "hub" : "production conductor");
+        snprintf(path, sizeof(path), "hosts.%s", st->name);
+        if (!role_host[SCN_ROLE_PRODUCTION])
+            return perr(p, st->line, path, "a staging conductor needs a production conductor (conductor with role: "
+                                           "production): its production task hands it out");
+        if (!hub)
+            return perr(p, st->line, path, "a staging conductor needs a hub (kind: hub): its svr-config task names it");
+    }
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        struct scn_host *h = &s->hosts[i];
+        snprintf(path, sizeof(path), "hosts.%s", h->name);
+        if (h->kind == SCN_MIST && !h->cloud.conductor)
+            h->cloud.conductor = role_host[SCN_ROLE_STAGING] ? role_host[SCN_ROLE_STAGING]->cond.addr : SCN_DEFAULT_CONDUCTOR;
+        if (h->kind != SCN_SSR_NODE)
+            continue;
+        if (h->node.psk_wrong && !role_host[SCN_ROLE_STAGING]) {
+            char sub[340];
+            return perr(p, h->node.psk_line, join_path(sub, sizeof(sub), path, "conductor-psk"),
+                        "wrong needs a staging conductor to be wrong against");
+        }
+        if (any && (!name_ok(h->node.router) || !name_ok(h->node.node)))
+            return perr(p, h->line, path, "router %s node %s: the conductors take names of %s", h->node.router, h->node.node,
+                        NAME_WHAT);
+    }
+    return 0;
+}
+
 static bool node_name_known(const struct scenario *s, const char *node)
 {
     for (size_t i = 0; i < s->n_hosts; i++)
@@ -1130,10 +1650,100 @@ static int check_expect(struct P *p, const struct scn_expect *x, const char *pat
     case EXP_PHONE_HOME:
         if (strcmp(x->value, "ok") != 0 && strcmp(x->value, "failed") != 0)
             return perr(p, x->line, ep, "expected ok or failed, got \"%s\"", x->value);
+        if (!h->node.sztp)
+            return perr(p, x->line, ep, "%s does not phone home: the scenario has no ep-terminator", x->host);
+        break;
+    case EXP_ONBOARDING:
+    case EXP_ONBOARDING_ERROR:
+    case EXP_STORED:
+    case EXP_CONDUCTOR:
+    case EXP_CONDUCTOR_ERROR:
+    case EXP_CERTIFICATE:
+        if (!h->node.sztp)
+            return perr(p, x->line, ep, "%s does not run sZTP: the scenario has no ep-terminator", x->host);
+        if (x->kind == EXP_ONBOARDING && scn_sztp_state_index(x->value) < 0 && scn_cond_state_index(x->value) < 0) {
+            char list[400] = "";
+            size_t o = 0;
+            for (const char *const *st = sztp_states; *st; st++)
+                o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", *st);
+            for (const char *const *st = cond_states + 1; *st && o < sizeof(list); st++)
+                o += (size_t)snprintf(list + o, sizeof(list) - o, ", %s", *st);
+            return perr(p, x->line, ep, "unknown state \"%s\" (expected one of: %s)", x->value, list);
+        }
+        if ((x->kind == EXP_ONBOARDING_ERROR || x->kind == EXP_CONDUCTOR_ERROR) &&
+            (strspn(x->value, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(x->value) || !x->value[0]))
+            return perr(p, x->line, ep, "expected an error class (%s) or none, got \"%s\"",
+                        x->kind == EXP_ONBOARDING_ERROR ? "unclaimed, tls-failed, bad-response, ..."
+                                                        : "bad-secret, tls-failed, unknown-ca, ...",
+                        x->value);
+        for (size_t i = 0; i < x->n_list; i++) {
+            const char *nm = !strncmp(x->list[i], "certs/", 6) ? x->list[i] + 6 : x->list[i];
+            if (!nm[0] || strspn(nm, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(nm))
+                return perr(p, x->line, ep, "\"%s\" is not a stored file's name (root-ca, conductor-psk, certs/router, ...)",
+                            x->list[i]);
+        }
+        if (x->kind == EXP_CONDUCTOR && strcmp(x->value, "none") != 0) {
+            const struct scn_host *c = scenario_host(s, x->value);
+            if (c && c->kind != SCN_CONDUCTOR)
+                return perr(p, x->line, ep, "%s is not a conductor host", x->value);
+            if (!c && check_addr_port(p, x->line, ep, x->value) < 0)
+                return -1;
+        }
+        if (x->kind == EXP_CERTIFICATE) {
+            if (strcmp(x->value, "valid") != 0 && strcmp(x->value, "none") != 0)
+                return perr(p, x->line, ep, "expected valid or none, got \"%s\"", x->value);
+            if (!strcmp(x->value, "valid") && !scenario_conductor(s, SCN_ROLE_STAGING))
+                return perr(p, x->line, ep, "valid means signed by the staging conductor's CA: the scenario has no staging conductor");
+        }
+        break;
+    case EXP_INVENTORY:
+        for (size_t i = 0; i < x->n_kv; i++) {
+            char ip[400], rt[80];
+            snprintf(ip, sizeof(ip), "%s.%s", ep, x->kv[i].key);
+            const char *sl = strchr(x->kv[i].key, '/');
+            bool found = false;
+            if (sl && (size_t)(sl - x->kv[i].key) < sizeof(rt)) {
+                snprintf(rt, sizeof(rt), "%.*s", (int)(sl - x->kv[i].key), x->kv[i].key);
+                for (size_t k = 0; k < s->n_hosts; k++)
+                    found |= s->hosts[k].kind == SCN_SSR_NODE && !strcmp(s->hosts[k].node.router, rt) &&
+                             !strcmp(s->hosts[k].node.node, sl + 1);
+            }
+            if (!found)
+                return perr(p, x->line, ip, "not ROUTER/NODE of a router node of the scenario (e.g. R1/r1a)");
+            const char *const *st = inv_states[h->cond.role];
+            bool ok = false;
+            for (size_t k = 0; st[k]; k++)
+                ok |= !strcmp(st[k], x->kv[i].value);
+            if (!ok)
+                return perr(p, x->line, ip, "\"%s\" is not a %s conductor's node state (%s)", x->kv[i].value,
+                            role_names[h->cond.role],
+                            h->cond.role == SCN_ROLE_STAGING ? "pending, onboarding, certified, migrated" : "pending, connected");
+        }
+        break;
+    case EXP_PEERED:
+        for (size_t i = 0; i < x->n_list; i++) {
+            bool found = false;
+            for (size_t k = 0; k < s->n_hosts; k++) {
+                const struct scn_host *n = &s->hosts[k];
+                size_t rl = n->kind == SCN_SSR_NODE ? strlen(n->node.router) : 0;
+                found |= rl && !strncmp(x->list[i], n->node.router, rl) && x->list[i][rl] == '.' &&
+                         !strcmp(x->list[i] + rl + 1, n->node.node);
+            }
+            if (!found)
+                return perr(p, x->line, ep, "\"%s\" is not ROUTER.NODE of a router node of the scenario (e.g. R1.r1a)",
+                            x->list[i]);
+        }
         break;
     case EXP_INTERNET_DIRECT:
         if (strcmp(x->value, "blocked") != 0)
             return perr(p, x->line, ep, "expected blocked, got \"%s\"", x->value);
+        {
+            bool any = false;
+            for (size_t i = 0; i < s->n_hosts; i++)
+                any |= s->hosts[i].kind == SCN_EP_TERMINATOR || s->hosts[i].kind == SCN_MIST;
+            if (!any)
+                return perr(p, x->line, ep, "no ep-terminator or mist host to try");
+        }
         break;
     case EXP_TPM:
         if (strcmp(x->value, "answers") != 0)
@@ -1198,10 +1808,14 @@ static int check_scenario(struct P *p)
             [SCN_SSR_NODE] = {[SCN_IMPL_MOCK] = true},
             [SCN_DHCP_SERVER] = {[SCN_IMPL_MOCK] = true, [SCN_IMPL_DNSMASQ] = true, [SCN_IMPL_KEA] = true},
             [SCN_PROXY] = {[SCN_IMPL_MOCK] = true, [SCN_IMPL_SQUID] = true, [SCN_IMPL_TINYPROXY] = true},
-            [SCN_HTTPS_SERVER] = {[SCN_IMPL_OPENSSL] = true},
+            [SCN_EP_TERMINATOR] = {[SCN_IMPL_MOCK] = true},
+            [SCN_MIST] = {[SCN_IMPL_MOCK] = true},
+            [SCN_CONDUCTOR] = {[SCN_IMPL_MOCK] = true},
+            [SCN_HUB] = {[SCN_IMPL_MOCK] = true},
         };
         if (!impl_ok[h->kind][h->impl])
-            return perr(p, h->line, path, "impl %s is not available for a %s", scn_impl_name(h->impl), scn_kind_name(h->kind));
+            return perr(p, h->line, path, "impl %s is not available for %s %s", scn_impl_name(h->impl),
+                        strchr("aeiou", scn_kind_name(h->kind)[0]) ? "an" : "a", scn_kind_name(h->kind));
         if (!h->n_ifs)
             return perr(p, h->line, path, "a host needs at least one interface");
         for (size_t j = 0; j < h->n_ifs; j++) {
@@ -1299,6 +1913,8 @@ static int check_scenario(struct P *p)
             if (!strcmp(s->hosts[k].name, h->name))
                 return perr(p, h->line, "hosts", "host %s appears twice", h->name);
     }
+    if (check_cloud(p) < 0 || check_conductors(p) < 0)
+        return -1;
     for (size_t i = 0; i < s->n_segments; i++) {
         struct scn_segment *g = &s->segments[i];
         snprintf(path, sizeof(path), "segments.%s", g->name);
@@ -1317,7 +1933,7 @@ static int check_scenario(struct P *p)
             struct scn_action *a = &st->actions[j];
             static const char *const act_key[ACT_KIND_COUNT] = {
                 [ACT_STOP] = "stop", [ACT_START] = "start", [ACT_SET_PROXY] = "set-proxy", [ACT_LINK_DOWN] = "link-down",
-                [ACT_LINK_UP] = "link-up", [ACT_PROXY_FAULT] = "proxy-fault", [ACT_WRITE] = "write"};
+                [ACT_LINK_UP] = "link-up", [ACT_PROXY_FAULT] = "proxy-fault", [ACT_WRITE] = "write", [ACT_CLAIM] = "claim"};
             snprintf(path, sizeof(path), "steps[%zu].%s", i, act_key[a->kind]);
             const struct scn_host *h = scenario_host(s, a->host);
             if (!h)
@@ -1335,6 +1951,19 @@ static int check_scenario(struct P *p)
                 return perr(p, a->line, path, "%s is not a mock proxy (fault switches are mock-proxy's)", a->host);
             if ((a->kind == ACT_LINK_DOWN || a->kind == ACT_LINK_UP) && !host_iface(h, a->interface))
                 return perr(p, a->line, path, "%s has no interface %s", a->host, a->interface);
+            if (a->kind == ACT_CLAIM) {
+                if (h->kind != SCN_SSR_NODE)
+                    return perr(p, a->line, path, "%s is not a router node (ssr-node host)", a->host);
+                if (!h->node.sztp)
+                    return perr(p, a->line, path, "%s does not run sZTP: the scenario has no ep-terminator", a->host);
+                if (h->node.claimed)
+                    return perr(p, a->line, path, "%s is claimed from the start (set claimed: false)", a->host);
+                for (size_t k = 0; k <= i; k++)
+                    for (size_t l = 0; l < (k == i ? j : s->steps[k].n_actions); l++)
+                        if (s->steps[k].actions[l].kind == ACT_CLAIM && !strcmp(s->steps[k].actions[l].host, a->host))
+                            return perr(p, a->line, path, "%s is claimed already (line %d)", a->host,
+                                        s->steps[k].actions[l].line);
+            }
         }
         if (i + 1 == s->n_steps)
             snprintf(path, sizeof(path), "expect");
@@ -1444,7 +2073,10 @@ struct scenario *scenario_parse(const char *file, const char *buf, size_t len, c
                 rc = -1;
             else if (!ex && s->n_steps == 1)
                 rc = perr(&p, lineof(root), NULL, "missing required key \"expect\" (a scenario states what must hold)");
-            if (rc == 0 && s->n_secrets) {
+            bool cloud = false; /* the run generates secrets (OCRA keys, pre-shared secrets) */
+            for (size_t i = 0; i < s->n_hosts; i++)
+                cloud |= s->hosts[i].kind == SCN_EP_TERMINATOR;
+            if (rc == 0 && (s->n_secrets || cloud)) {
                 struct scn_expect *xs = amalloc(a, (fin->n_expects + 1) * sizeof(struct scn_expect));
                 if (fin->n_expects)
                     memcpy(xs, fin->expects, fin->n_expects * sizeof(*xs));

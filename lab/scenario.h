@@ -19,12 +19,15 @@
  *     ha: {kind: link}
  *   hosts:
  *     NAME:
- *       kind: ssr-node | dhcp-server | proxy | https-server
- *       impl: mock (default) | dnsmasq | kea (dhcp-server) | squid | tinyproxy (proxy) | openssl (https-server)
+ *       kind: ssr-node | dhcp-server | proxy | ep-terminator | mist | conductor | hub
+ *       impl: mock (default) | dnsmasq | kea (dhcp-server) | squid | tinyproxy (proxy)
  *       interfaces: [{name: eth0, segment: mpls, address: 198.18.1.1/24, mac: .., dhcp: true}]
  *       routes: [{to: 198.18.2.0/24, via: 198.18.1.1}]
  *       forwarding: true           # route between its interfaces (an MPLS PE)
- *       ... kind-specific keys (router/node/config/onboarding/ha, pools, proxy, https), see README
+ *       autostart: false           # not started at setup: a step's start: starts it
+ *       ... kind-specific keys (router/node/config/onboarding/ha/device-id..., pools, proxy,
+ *           port/names/environment/ca... of the Mist mocks, role/port/ca/faults of a conductor,
+ *           port/hub-name of the hub), see scenarios/README.md
  *   steps:                         # optional, in order: actions then expectations
  *     - name: r1b goes away
  *       stop: r1b
@@ -47,12 +50,35 @@
 #define SCN_DEFAULT_HTTPS_PORT 443
 #define SCN_DEFAULT_LEASE 6000
 #define SCN_DEFAULT_VENDOR_CLASS "JuniperSSR"
-#define SCN_MIST_NAME "ep-terminator.mistsys.net"
+#define SCN_MIST_NAME "ep-terminator.mistsys.net"     /* the EP terminator's default name */
 #define SCN_HA_PORT 12931
+/* The Mist mocks (ep-terminator, mist) and the router nodes' sZTP keys */
+#define SCN_DEFAULT_ENVIRONMENT "production"
+#define SCN_DEFAULT_ORG "ztp-lab"
+#define SCN_DEFAULT_RETRY_AFTER 1                      /* s; the mock's own default is 10 */
+#define SCN_DEFAULT_MAX_FAILURES 5
+#define SCN_DEFAULT_LOCKOUT 60
+#define SCN_DEFAULT_CHALLENGE_TTL 30
+#define SCN_DEFAULT_CONDUCTOR "198.18.5.10:930"        /* placeholder when the scenario has no staging conductor */
+#define SCN_CONDUCTOR_PORT 930                         /* the product's conductor port */
+#define SCN_HUB_PORT 1280                              /* mock-hub's SVR peering port */
+#define SCN_OCRA_SUITE "OCRA-1:HOTP-SHA256-8:QA08"
+#define SCN_OCRA_KEY_LEN 32                            /* bytes */
 
 enum scn_seg_kind { SCN_SEG_BRIDGE, SCN_SEG_LINK };
 
-enum scn_kind { SCN_SSR_NODE, SCN_DHCP_SERVER, SCN_PROXY, SCN_HTTPS_SERVER, SCN_KIND_COUNT };
+enum scn_kind {
+    SCN_SSR_NODE,
+    SCN_DHCP_SERVER,
+    SCN_PROXY,
+    SCN_EP_TERMINATOR,
+    SCN_MIST,
+    SCN_CONDUCTOR,
+    SCN_HUB,
+    SCN_KIND_COUNT
+};
+
+enum scn_cond_role { SCN_ROLE_STAGING, SCN_ROLE_PRODUCTION };
 
 enum scn_impl {
     SCN_IMPL_MOCK,
@@ -60,7 +86,6 @@ enum scn_impl {
     SCN_IMPL_KEA,
     SCN_IMPL_SQUID,
     SCN_IMPL_TINYPROXY,
-    SCN_IMPL_OPENSSL,
     SCN_IMPL_COUNT
 };
 
@@ -131,10 +156,39 @@ struct scn_proxy {
     size_t n_faults;
 };
 
-struct scn_https {
-    unsigned port;
-    const char **names;           /* names in its certificate and in the hosts files (default: the Mist names) */
+/* ep-terminator (mock-ep-terminator) and mist (mock-mist): the lab's Mist cloud. */
+struct scn_cloud {
+    unsigned port;                /* 443 */
+    const char **names;           /* in its certificate and every hosts file; names[0] is the one used in URLs */
     size_t n_names;
+    const char *environment;      /* the environment it serves (default production) */
+    bool untrusted;               /* ca: untrusted: its certificate comes from a rogue CA the nodes do not trust */
+    unsigned retry_after;         /* ep-terminator: Retry-After for an unclaimed device, seconds */
+    unsigned max_failures;        /* mist: failed verifications in a row that lock a device */
+    unsigned lockout_seconds;     /* mist */
+    unsigned challenge_ttl;       /* mist */
+    const char *conductor;        /* mist: the onboarding data's conductor "A:P" (default: the staging
+                                   * conductor's address:port, else SCN_DEFAULT_CONDUCTOR) */
+};
+
+/* conductor (mock-conductor): the staging or the production conductor (at most one of each). */
+struct scn_conductor {
+    enum scn_cond_role role;
+    unsigned port;                /* 930 */
+    bool untrusted;               /* ca: untrusted: its server certificate comes from a CA the nodes do not trust */
+    bool reject_secret;           /* faults (mocks/conductor/README.md) */
+    bool wrong_ca;
+    unsigned stall_ms;
+    unsigned max_failures;        /* failed authentications in a row that lock a node */
+    unsigned lockout_seconds;
+    const char *addr;             /* derived: "IP:PORT" (its first address) */
+};
+
+/* hub (mock-hub): the operational hub the nodes peer with (SVR), at most one. */
+struct scn_hub {
+    unsigned port;                /* 1280 */
+    const char *hub_name;         /* default: the host name */
+    const char *addr;             /* derived: "IP:PORT" */
 };
 
 struct scn_node {
@@ -149,6 +203,19 @@ struct scn_node {
     const char *proxy_password;
     const char **args;            /* extra ssr-node arguments */
     size_t n_args;
+    /* sZTP (when the scenario has an ep-terminator; defaults filled by the checks) */
+    bool sztp;                    /* derived: the node runs ssr-node --sztp */
+    const char *device_id;        /* default "<router>-<node>" */
+    bool claimed;                 /* in the EP terminator's claims at the start (default true) */
+    const char *environment;      /* where it is claimed and registered (default: the ep-terminator's) */
+    const char *org;              /* default ztp-lab */
+    const char *site;             /* default: the router's name */
+    bool ocra_wrong;              /* ocra-key: wrong: the Mist registry holds another key than its TPM */
+    const char *sztp_fault;       /* ssr-node --sztp-fault NAME, or NULL */
+    const char *conductor;        /* its onboarding data's conductor, NULL = its mist host's */
+    bool psk_wrong;               /* conductor-psk: wrong: Mist hands out another secret than the conductor's */
+    int psk_line;                 /* its line */
+    int sztp_line;                /* line of the first sZTP key written (0: none) */
 };
 
 struct scn_host {
@@ -164,8 +231,11 @@ struct scn_host {
     struct scn_pool *pools;       /* dhcp-server */
     size_t n_pools;
     struct scn_proxy proxy;       /* proxy */
-    struct scn_https https;       /* https-server */
+    struct scn_cloud cloud;       /* ep-terminator, mist */
     struct scn_node node;         /* ssr-node */
+    struct scn_conductor cond;    /* conductor */
+    struct scn_hub hub;           /* hub */
+    bool autostart;               /* started at setup (default); false: only by a step's start: */
     int line;
 };
 
@@ -194,6 +264,14 @@ enum scn_exp_kind {
     EXP_CARRIED,          /* proxy: exactly these nodes had CONNECTs to the Mist name tunnelled */
     EXP_DENIED,           /* proxy: these nodes were refused (4xx) */
     EXP_DECODED,          /* segment: each regex matches a line of `tcpdump -r pcap/SEG.pcap -n -vvv` */
+    EXP_ONBOARDING,       /* ssr-node: the sZTP state (`show onboarding`) */
+    EXP_ONBOARDING_ERROR, /* ssr-node: the class of the last sZTP error, or none */
+    EXP_STORED,           /* ssr-node: exactly these files in state/trust, state/secrets, state/certs (list; empty = none) */
+    EXP_CONDUCTOR,        /* ssr-node: the conductor in use (`show conductor`): "A:P", a conductor host, or none */
+    EXP_CONDUCTOR_ERROR,  /* ssr-node: the class of the conductor client's last error, or none */
+    EXP_CERTIFICATE,      /* ssr-node: valid (state/certs/router.pem checked by the lab) or none */
+    EXP_INVENTORY,        /* conductor: {ROUTER/NODE: STATE} from its --state file */
+    EXP_PEERED,           /* hub: exactly these identities (ROUTER.NODE) peered, from its --state file */
     EXP_NO_SECRETS,       /* scenario-wide, added automatically: no secret in any log */
     EXP_KIND_COUNT
 };
@@ -204,10 +282,13 @@ struct scn_expect {
     enum scn_exp_kind kind;
     const char *host;             /* the host, or the segment (decoded); NULL for scenario-wide */
     const char *value;            /* scalar expectations */
-    const char **list;            /* logged / not-logged / carried / denied */
+    const char **list;            /* logged / not-logged / carried / denied / decoded / stored */
     size_t n_list;
+    int *counts;                  /* logged: per regex, the exact number of matching lines; -1 = at least one */
     struct scn_lp_row *rows;      /* learned-proxies */
     size_t n_rows;
+    struct scn_kv *kv;            /* inventory: key "ROUTER/NODE", value the state */
+    size_t n_kv;
     int line;
 };
 
@@ -219,6 +300,7 @@ enum scn_action_kind {
     ACT_LINK_UP,
     ACT_PROXY_FAULT,      /* mock-proxy: set fault switches (config rewritten, SIGHUP) */
     ACT_WRITE,            /* write a file in the host's artifact dir (e.g. a router's state) */
+    ACT_CLAIM,            /* add a router node's claim to the EP terminator's claims file (SIGHUP) */
     ACT_KIND_COUNT
 };
 
@@ -258,7 +340,8 @@ struct scenario {
     size_t n_hosts;
     struct scn_step *steps;       /* the file's steps, then the final `expect` as the last step */
     size_t n_steps;
-    const char **secrets;         /* every secret the lab writes (registration codes, passwords) */
+    const char **secrets;         /* every secret in the file (registration codes, passwords); the run adds
+                                   * what it generates (OCRA keys, pre-shared secrets) */
     size_t n_secrets;
 };
 
@@ -271,6 +354,22 @@ void scenario_free(struct scenario *s);
 
 const struct scn_host *scenario_host(const struct scenario *s, const char *name);
 const struct scn_segment *scenario_segment(const struct scenario *s, const char *name);
+/* The scenario's ep-terminator host, or NULL (then no router node runs sZTP). */
+const struct scn_host *scenario_ep_terminator(const struct scenario *s);
+/* The mist host that serves environment env, or NULL. */
+const struct scn_host *scenario_mist_for(const struct scenario *s, const char *env);
+/* "https://NAME[:PORT]" of an ep-terminator or mist host (names[0]; the port when not 443). */
+const char *scn_cloud_url(const struct scn_host *h, char *dst, size_t cap);
+/* True when a host name is one of an ep-terminator's or mist host's names (case-insensitive). */
+bool scenario_is_cloud_name(const struct scenario *s, const char *name);
+/* The position of an sZTP state name (router/sztp.h: init 0 ... secret-stored 7), -1 when unknown. */
+int scn_sztp_state_index(const char *name);
+/* The position of a conductor-client state (router/conductor.h: idle 0 ... production-connected 8),
+ * -1 when unknown. */
+int scn_cond_state_index(const char *name);
+/* The scenario's conductor of a role, its hub, or NULL. */
+const struct scn_host *scenario_conductor(const struct scenario *s, enum scn_cond_role role);
+const struct scn_host *scenario_hub(const struct scenario *s);
 /* The host interface's address without the prefix length into dst ("" when none). */
 const char *scn_iface_ip(const struct scn_iface *i, char *dst, size_t cap);
 

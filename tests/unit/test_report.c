@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cunit_main.h"
@@ -184,6 +185,9 @@ static void test_squid_lines(void)
     ZTP_ASSERT_EQ_STR(r.method, "CONNECT");
     ZTP_ASSERT_EQ_STR(r.url, "ep-terminator.mistsys.net:443");
     ZTP_ASSERT_EQ_STR(r.user, "-");
+    /* when the tunnel ended and how long it lasted: a tunnel counts for the step it started in */
+    CU_ASSERT_DOUBLE_EQUAL(r.end, 1795392001.123, 1e-6);
+    ZTP_ASSERT_EQ_INT(r.elapsed_ms, 211);
     const char *l2 = "1795443505.063      2 198.18.1.100 TCP_DENIED/407 831 CONNECT ep-terminator.mistsys.net:443 alice "
                      "HIER_NONE/- text/html\n";
     ZTP_ASSERT_EQ_INT(exp_squid_parse(l2, strlen(l2), &r), 0);
@@ -218,6 +222,7 @@ static void test_tinyproxy_lines(void)
     ZTP_ASSERT_EQ_INT(exp_tinyproxy_feed(ts, "NOTICE    Nov 23 14:07:23.000 [77]: Unauthorized connection from \"x\" [198.18.1.101].", &r), 1);
     ZTP_ASSERT_EQ_STR(r.client, "198.18.1.101");
     ZTP_ASSERT_EQ_INT(r.status, 403);
+    CU_ASSERT_DOUBLE_EQUAL(r.end, 0, 1e-9); /* tinyproxy logs no duration: counted by file offset */
     free(ts);
 }
 
@@ -236,10 +241,77 @@ static void test_logfmt(void)
     ZTP_ASSERT_EQ_STR(exp_logfmt_get(l, "event", small, sizeof(small)), "pho"); /* truncated, terminated */
 }
 
+/* no-secrets: the generated secrets (OCRA keys, pre-shared secrets) are looked for in every log,
+ * the access logs, timeline.txt and the summary about to be written; the finding names the file,
+ * never the secret. */
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_no_secrets(void)
+{
+    static const char text[] = "name: t\ndescription: d\nsegments: {lan: {}}\nhosts:\n"
+                               "  r1a: {kind: ssr-node, interfaces: [{segment: lan, dhcp: true}], config: x}\n"
+                               "expect: {r1a: {active-proxy: none}}\n";
+    char err[256];
+    struct scenario *s = scenario_parse("t.yaml", text, strlen(text), err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char dir[] = "/tmp/ztp-test-report-XXXXXX", p[512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(p, sizeof(p), "%s/logs", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/logs/r1a.log", dir);
+    put_file(p, "event=sztp.secret path=x bytes=32\n");
+    snprintf(p, sizeof(p), "%s/timeline.txt", dir);
+    put_file(p, "  +0.1s  r1a  secret stored  step 5\n");
+    const char *secrets[] = {"3f1c9a0b7e2d4c6a8b0e1f2a3b4c5d6e", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
+    struct exp_host eh = {.h = &s->hosts[0]};
+    struct exp_ctx c = {.s = s, .hosts = &eh, .n_hosts = 1, .artifacts = dir, .secrets = secrets, .n_secrets = 2};
+    struct scn_expect x = {.kind = EXP_NO_SECRETS};
+    struct exp_state st;
+    exp_describe(&x, &st);
+    exp_eval(&c, &st, 1.0);
+    CU_ASSERT(st.pass);
+    CU_ASSERT_PTR_NOT_NULL(strstr(st.got, "(2 secrets)"));
+    /* in the summary text */
+    c.summary_text = "{\"got\": \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}";
+    exp_describe(&x, &st);
+    exp_eval(&c, &st, 1.0);
+    CU_ASSERT(!st.pass);
+    ZTP_ASSERT_EQ_STR(st.got, "secret 01*** (64 chars) found in summary.json");
+    c.summary_text = NULL;
+    /* in timeline.txt */
+    snprintf(p, sizeof(p), "%s/timeline.txt", dir);
+    put_file(p, "psk=3f1c9a0b7e2d4c6a8b0e1f2a3b4c5d6e\n");
+    exp_describe(&x, &st);
+    exp_eval(&c, &st, 1.0);
+    CU_ASSERT(!st.pass);
+    ZTP_ASSERT_EQ_STR(st.got, "secret 3f*** (32 chars) found in timeline.txt");
+    CU_ASSERT_PTR_NULL(strstr(st.got, secrets[0]));
+    unlink(p);
+    /* in a log */
+    snprintf(p, sizeof(p), "%s/logs/r1a.log", dir);
+    put_file(p, "key=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+    exp_describe(&x, &st);
+    exp_eval(&c, &st, 1.0);
+    CU_ASSERT(!st.pass);
+    ZTP_ASSERT_EQ_STR(st.got, "secret 01*** (64 chars) found in logs/r1a.log");
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/logs", dir);
+    rmdir(p);
+    rmdir(dir);
+    scenario_free(s);
+}
+
 static const struct ztp_test report_tests[] = {
     {"XML escaping", test_xml_escape},
     {"JUnit document is well-formed", test_junit_wellformed},
     {"summary.json and its round trip", test_summary},
+    {"no-secrets: generated secrets in logs, timeline, summary", test_no_secrets},
     {NULL, NULL},
 };
 
