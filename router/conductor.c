@@ -897,8 +897,24 @@ static int compute_macs(struct conductor *c, enum cond_role role, const char *no
 
 /* The router key: already in memory, unsealed from secrets/router-key.seal, or (create) made and
  * sealed. *created tells which. */
+/* SHA-256 of the key's SubjectPublicKeyInfo (DER), hex: what
+ * `openssl x509 -in certs/router.pem -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum` prints,
+ * so a test can tie the certificate to the sealed key without the key. */
+static void pubkey_sha256(EVP_PKEY *k, char *out, size_t cap)
+{
+    unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int n = i2d_PUBKEY(k, &der);
+    snprintf(out, cap, "-");
+    if (n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) == 1)
+        for (unsigned i = 0; i < mdlen && 2 * i + 2 < cap; i++)
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+    OPENSSL_free(der);
+}
+
 static int load_key(struct conductor *c, bool create, bool *created)
 {
+    char pkh[2 * EVP_MAX_MD_SIZE + 1];
     char path[PATH_MAX + 64], e[256];
     uint8_t scalar[PKI_SCALAR_LEN];
     size_t len = 0;
@@ -927,7 +943,8 @@ static int load_key(struct conductor *c, bool create, bool *created)
             fail(c, "key-failed", 0, 0, "%s: not an EC P-256 scalar", COND_KEY_FILE);
             return -1;
         }
-        log_info("conductor.key", "step=7 result=loaded path=\"%s\" sealed=yes", path);
+        pubkey_sha256(c->key, pkh, sizeof pkh);
+        log_info("conductor.key", "step=7 result=loaded path=\"%s\" sealed=yes pubkey_sha256=%s", path, pkh);
         return 0;
     }
     if (mkdir_in(c, "secrets", 0700, "seal-failed") < 0)
@@ -948,7 +965,8 @@ static int load_key(struct conductor *c, bool create, bool *created)
     c->key = k;
     if (created)
         *created = true;
-    log_info("conductor.key", "step=7 result=created type=ec-p256 path=\"%s\" sealed=yes", path);
+    pubkey_sha256(k, pkh, sizeof pkh);
+    log_info("conductor.key", "step=7 result=created type=ec-p256 path=\"%s\" sealed=yes pubkey_sha256=%s", path, pkh);
     return 0;
 }
 
@@ -1620,10 +1638,21 @@ static void on_done(struct https_client *hc, const struct https_result *r, void 
         drop_session(c, "401 from the conductor");
         if (op == COND_OP_HEARTBEAT)
             c->heartbeat_failures++;
+        if (c->session_lost_streak++ == 0) {
+            /* the first loss since a request went through: authenticate again at once (a restarted
+             * conductor is not a failure); a session refused again right after that backs off */
+            log_info("conductor.session", "result=lost role=%s conductor=%s op=%s action=authenticate-now",
+                     role_name(role), c->cur_addr[0] ? c->cur_addr : "-",
+                     op == COND_OP_TASK ? "task" : op == COND_OP_CSR ? "csr" : op == COND_OP_ACK ? "ack" : "heartbeat");
+            step(c, now_ms);
+            return;
+        }
         fail(c, berr[0] ? berr : "unauthorized", r->status, 0, "%s: session refused, authenticating again",
              op == COND_OP_TASK ? "task" : op == COND_OP_CSR ? "csr" : "ack");
         return;
     }
+    if (r->status == 200)
+        c->session_lost_streak = 0;
     switch (op) {
     case COND_OP_TASK: {
         if (r->status != 200) {

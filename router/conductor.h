@@ -278,6 +278,7 @@ struct conductor {
     unsigned migrate_ack_failures;
     bool waiting_hub;             /* svr-config: acked once the hub answered */
     bool force_csr;               /* the conductor knows no certificate of ours: send a CSR again */
+    unsigned session_lost_streak; /* 401s on a session since the last request that went through */
     enum cond_fault fault;        /* lab fault switch */
 
     EVP_PKEY *key;                /* the router key (unsealed), in memory only */

@@ -260,7 +260,10 @@ zl_assert_eq "sealed scalar bytes" "$(stat -c %s "$T/scalar.bin")" 32
 openssl ec -inform DER -in "$T/key.der" -pubout -outform PEM 2>/dev/null >"$T/key.pub"
 openssl x509 -in "$S/certs/router.pem" -noout -pubkey >"$T/cert.pub"
 cmp -s "$T/key.pub" "$T/cert.pub" || zl_fail "the certificate's public key is not the sealed key's"
-zl_ok "certs/router.pem carries the public key of the sealed router key"
+pk=$(openssl pkey -pubin -in "$T/cert.pub" -outform DER | sha256sum | cut -d' ' -f1)
+grep -q "event=conductor.key step=7 result=created .*pubkey_sha256=$pk" "$T/r1.log" ||
+    zl_fail "r1 did not log pubkey_sha256=$pk with its key: $(grep 'event=conductor.key' "$T/r1.log")"
+zl_ok "certs/router.pem carries the public key of the sealed router key (and the node logged its hash)"
 
 for f in "$T"/r*.log "$T"/r*.state/*.json; do
     if grep -q -e "$SPSK" -e "$PPSK" "$f"; then zl_fail "a psk is in $f"; fi
