@@ -1579,7 +1579,11 @@ void ev_model_build(struct ev_model *m, struct ev_list *l, const struct ev_hosti
                 step = tstep;
             }
             int status = atoi(g(e, "status"));
-            bool refused = status >= 400 || status == 0 || (ev_get(e, "verdict") && strcmp(g(e, "verdict"), "allow"));
+            /* a connection the client closed before sending a request (a router that dropped an attempt
+             * when its proxy changed): not a refusal by the proxy */
+            bool abandoned = !*method || !strcmp(method, "-");
+            bool refused = !abandoned &&
+                           (status >= 400 || status == 0 || (ev_get(e, "verdict") && strcmp(g(e, "verdict"), "allow")));
             if (refused)
                 e->flags |= EV_F_FAIL;
             if (!strcmp(method, "CONNECT")) {
@@ -1594,6 +1598,9 @@ void ev_model_build(struct ev_model *m, struct ev_list *l, const struct ev_hosti
                          strcmp(g(e, "squid_error"), "-") ? g(e, "squid_error") : "");
                 arrow_add(m, start, me, cl, (int)i, step, EV_A_REPLY | (refused ? EV_A_FAIL : 0), k ? key : NULL, label,
                           detail);
+            } else if (abandoned) {
+                snprintf(detail, sizeof(detail), "%s %s", g(e, "code"), g(e, "reason"));
+                arrow_add(m, start, cl, me, (int)i, step, 0, NULL, "TCP connect, closed before a request", detail);
             } else {
                 snprintf(label, sizeof(label), "%s %s", method, target);
                 arrow_add(m, start, cl, me, (int)i, step, 0, NULL, label, NULL);

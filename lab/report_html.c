@@ -1194,6 +1194,38 @@ static void h_events(FILE *f, const struct scn *s)
     fprintf(f, "</details>\n");
 }
 
+/* The expectation table (summary.json): after the timeline, before the long message sequence. */
+static void h_expectations(FILE *f, const struct rep_run *r)
+{
+    fprintf(f, "<h3>Expectations</h3>\n");
+    if (r->n_exps) {
+        fprintf(f, "<table class=\"exp\"><tr><th>step</th><th>expectation</th><th>want</th><th>got</th><th>result</th>"
+                   "<th>time</th></tr>\n");
+        for (size_t i = 0; i < r->n_exps; i++) {
+            const struct rep_expect *x = &r->exps[i];
+            const char *res = x->pass ? "pass" : x->skipped ? "skip" : "fail";
+            fprintf(f, "<tr class=\"%s\"><td>", res);
+            hput(f, x->step);
+            fprintf(f, "</td><td>");
+            hput(f, x->name);
+            fprintf(f, "</td><td><code>");
+            hput(f, x->want);
+            fprintf(f, "</code></td><td><code>");
+            hput(f, x->got);
+            fprintf(f, "</code></td><td class=\"res-%s\">%s</td><td>", res,
+                    x->pass ? "PASS" : x->skipped ? "SKIP" : "FAIL");
+            if (x->at_s >= 0)
+                fprintf(f, "%.3fs", x->at_s);
+            else
+                fprintf(f, "-");
+            fprintf(f, "</td></tr>\n");
+        }
+        fprintf(f, "</table>\n");
+    } else {
+        fprintf(f, "<p>None recorded.</p>\n");
+    }
+}
+
 static void h_scn(FILE *f, const struct scn *s)
 {
     const struct rep_run *r = &s->rep;
@@ -1235,39 +1267,12 @@ static void h_scn(FILE *f, const struct scn *s)
     fprintf(f, "</dd></dl>\n");
     h_wrong(f, s);
 
-    fprintf(f, "<h3>Expectations</h3>\n");
-    if (r->n_exps) {
-        fprintf(f, "<table class=\"exp\"><tr><th>step</th><th>expectation</th><th>want</th><th>got</th><th>result</th>"
-                   "<th>time</th></tr>\n");
-        for (size_t i = 0; i < r->n_exps; i++) {
-            const struct rep_expect *x = &r->exps[i];
-            const char *res = x->pass ? "pass" : x->skipped ? "skip" : "fail";
-            fprintf(f, "<tr class=\"%s\"><td>", res);
-            hput(f, x->step);
-            fprintf(f, "</td><td>");
-            hput(f, x->name);
-            fprintf(f, "</td><td><code>");
-            hput(f, x->want);
-            fprintf(f, "</code></td><td><code>");
-            hput(f, x->got);
-            fprintf(f, "</code></td><td class=\"res-%s\">%s</td><td>", res,
-                    x->pass ? "PASS" : x->skipped ? "SKIP" : "FAIL");
-            if (x->at_s >= 0)
-                fprintf(f, "%.3fs", x->at_s);
-            else
-                fprintf(f, "-");
-            fprintf(f, "</td></tr>\n");
-        }
-        fprintf(f, "</table>\n");
-    } else {
-        fprintf(f, "<p>None recorded.</p>\n");
-    }
-
     fprintf(f, "<h3>Onboarding steps</h3>\n");
     h_steps_table(f, s);
     fprintf(f, "<h3>Timeline</h3>\n");
     h_legend(f);
     h_timeline(f, s);
+    h_expectations(f, r);
     fprintf(f, "<h3>Message sequence</h3>\n<p>Solid: requests; dashed: answers; blue: inside TLS through the proxy; "
                "red: failures. Hover for the fields.</p>\n");
     h_sequence(f, s);
