@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -1557,6 +1559,10 @@ struct https_client *https_start(int epfd, const struct https_request *req, http
         fail_later(c, HTTPS_ERR_SETUP, "socket: %s", strerror(errno));
         return c;
     }
+    /* Requests go out as several small writes (CONNECT, TLS records of the head and the body):
+     * without NODELAY, Nagle holds the last one until the peer's delayed ACK (40 ms) */
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
         fail_later(c, HTTPS_ERR_PROXY_CONNECT, "cannot connect to %s %s: %s", c->direct ? "server" : "proxy",
                    c->res.proxy, strerror(errno));
