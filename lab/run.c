@@ -11,6 +11,9 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <sys/inotify.h>
 #include <glob.h>
 #include <jansson.h>
 #include <pwd.h>
@@ -204,6 +207,28 @@ struct rhost {
     char part[8192];
     size_t part_len;
     struct run *run;
+    /* the watcher thread's view of the current process (see watch_check): set before each start */
+    off_t log_start;               /* the log's size when it was (re)started */
+    unsigned gen;                  /* starts so far (atomic) */
+    unsigned killed_gen;           /* the start a trigger's kill: ended (atomic) */
+};
+
+/* A condition being watched (a trigger, or the current step's when:), see watcher_main. */
+struct watch {
+    const struct scn_step *st;
+    struct rhost *rh;              /* the condition's host */
+    bool trigger;
+    int armed;                     /* atomic: the watcher looks at it */
+    int fired;                     /* atomic: it held, and the leading kill: actions were sent */
+    bool handled;                  /* main thread: the rest of the actions ran */
+    double t_met, t_killed;        /* seconds since the start */
+    char note[256];                /* what the watcher did */
+    unsigned gen;                  /* the host start the scan belongs to */
+    off_t off;
+    char part[8192];
+    size_t part_len;
+    regex_t rx;
+    bool have_rx;
 };
 
 struct cap {
@@ -240,6 +265,12 @@ struct run {
     char err[1024];
     bool skip;                     /* err says why this scenario cannot run here */
     bool foreign_art;              /* the artifact dir is not ours: write nothing into it */
+    struct watch *w;               /* the triggers, then one slot for the current step's when: */
+    size_t n_w;
+    pthread_t watcher;
+    bool watcher_on;
+    int w_stop;                    /* atomic */
+    bool in_service;
 };
 
 static void out(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -513,11 +544,14 @@ static void tl_pump(struct run *r)
     free(pend);
 }
 
+static void service_watches(struct run *r);
+
 /* Wait ms while following the logs (bounded; returns early on cancel). */
 static void idle(struct run *r, unsigned ms)
 {
     double until = proc_now() + ms / 1000.0;
     while (!proc_cancelled()) {
+        service_watches(r);
         tl_pump(r);
         double left = until - proc_now();
         if (left <= 0)
@@ -652,6 +686,75 @@ static int build_topology(struct run *r)
     free(lines);
     free(buf);
     return rc;
+}
+
+/* ---- packet loss ------------------------------------------------------------------------------ */
+
+/* `loss: N` on a bridge segment: an nftables table in the segment's namespace (bridge family,
+ * forward hook) that counts every frame the bridge forwards and drops N % of them at random
+ * (`numgen random mod 100 < N`): both directions, every protocol (DHCP, TCP, the HA datagrams).
+ * The ruleset is written to pcap/../SEG.nft and loaded with `nft -f` inside the namespace. */
+static int apply_loss(struct run *r)
+{
+    for (size_t i = 0; i < r->s->n_segments; i++) {
+        const struct scn_segment *g = &r->s->segments[i];
+        if (!g->loss)
+            continue;
+        char host[TOPO_HOST_MAX + 1], ns[TOPO_NSNAME_MAX + 1], file[PATH_MAX], log[PATH_MAX], txt[512], err[256];
+        snprintf(host, sizeof(host), "s-%s", g->name);
+        topo_host_ns(r->t, host, ns, sizeof(ns));
+        snprintf(file, sizeof(file), "%s/logs/loss-%s.nft", r->art, g->name);
+        snprintf(log, sizeof(log), "%s/logs/loss-%s.log", r->art, g->name);
+        snprintf(txt, sizeof(txt),
+                 "# written by lab: segment %s drops %u %% of the frames its bridge forwards\n"
+                 "table bridge ztp_lab_loss {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n"
+                 "    counter\n    numgen random mod 100 < %u counter drop\n  }\n}\n",
+                 g->name, g->loss, g->loss);
+        if (write_text(file, txt) < 0)
+            return fail(r, "%s: cannot write", file);
+        char *argv[] = {"nft", "-f", file, NULL};
+        struct proc_spec ps = {.name = "nft", .nsname = ns, .argv = argv, .log_path = log};
+        int rc = proc_run(&ps, 5000, err, sizeof(err));
+        if (rc != 0)
+            return fail(r, "segment %s: loss %u %%: nft -f failed (%s; see logs/loss-%s.log; is nftables installed?)", g->name,
+                        g->loss, rc < 0 ? err : "exit status", g->name);
+        out(r, "  %+8.3fs  %-10s %-20s %u %% of the frames dropped at random (nftables, bridge forward)\n", rel(r), g->name,
+            "lab: loss");
+    }
+    return 0;
+}
+
+/* At the end: how many frames each lossy bridge forwarded and dropped (nft list), on the timeline. */
+static void report_loss(struct run *r)
+{
+    for (size_t i = 0; i < r->s->n_segments; i++) {
+        const struct scn_segment *g = &r->s->segments[i];
+        if (!g->loss)
+            continue;
+        char host[TOPO_HOST_MAX + 1], ns[TOPO_NSNAME_MAX + 1], log[PATH_MAX], err[256];
+        snprintf(host, sizeof(host), "s-%s", g->name);
+        topo_host_ns(r->t, host, ns, sizeof(ns));
+        snprintf(log, sizeof(log), "%s/logs/loss-%s.log", r->art, g->name);
+        char *argv[] = {"nft", "list", "table", "bridge", "ztp_lab_loss", NULL};
+        struct proc_spec ps = {.name = "nft", .nsname = ns, .argv = argv, .log_path = log};
+        if (proc_run(&ps, 5000, err, sizeof(err)) != 0)
+            continue;
+        char *t = proc_tail(log, 40);
+        unsigned long long all = 0, dropped = 0;
+        const char *a = strstr(t, "counter packets "), *b = a ? strstr(a + 1, "counter packets ") : NULL;
+        if (a)
+            all = strtoull(a + 16, NULL, 10);
+        if (b)
+            dropped = strtoull(b + 16, NULL, 10);
+        free(t);
+        struct rep_event *e = report_add_event(r->rep);
+        e->t = rel(r);
+        snprintf(e->host, sizeof(e->host), "%s", g->name);
+        snprintf(e->step, sizeof(e->step), "lab: loss");
+        snprintf(e->detail, sizeof(e->detail), "%llu of %llu frames dropped (%.1f %%)", dropped, all,
+                 all ? 100.0 * (double)dropped / (double)all : 0.0);
+        out(r, "  %+8.3fs  %-10s %-20s %s\n", e->t, e->host, e->step, e->detail);
+    }
 }
 
 /* ---- captures --------------------------------------------------------------------------------- */
@@ -1034,7 +1137,7 @@ static int prep_node(struct run *r, struct rhost *rh)
         av_add(a, "%s:%u", theirs, SCN_HA_PORT);
         if (n->ha_timeout > 0) {
             av_add(a, "--ha-timeout");
-            av_add(a, "%u", n->ha_timeout);
+            av_add(a, "%.3f", n->ha_timeout);
         }
     }
     if (n->sztp) {
@@ -1051,6 +1154,10 @@ static int prep_node(struct run *r, struct rhost *rh)
         if (n->sztp_fault) {
             av_add(a, "--sztp-fault");
             av_add(a, "%s", n->sztp_fault);
+        }
+        if (n->conductor_fault) {
+            av_add(a, "--conductor-fault");
+            av_add(a, "%s", n->conductor_fault);
         }
     }
     for (size_t i = 0; i < n->n_args; i++)
@@ -1781,8 +1888,8 @@ static int start_host_begin(struct run *r, struct rhost *rh)
         .timeout_ms = START_TIMEOUT_MS,
         .detach = r->o->keep,
     };
-    /* a restart waits for a fresh readiness line, not the old one */
-    if (rh->started && rh->spec.ready == PROC_READY_LOG) {
+    /* a restart waits for a fresh readiness line, not the old one (and the log says where it restarted) */
+    if (rh->started) {
         char mark[200];
         snprintf(mark, sizeof(mark), "\n--- lab: restarting %s ---\n", rh->h->name);
         int fd = open(rh->log, O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -1792,12 +1899,20 @@ static int start_host_begin(struct run *r, struct rhost *rh)
             close(fd);
         }
     }
+    struct stat sb;
+    __atomic_store_n(&rh->log_start, stat(rh->log, &sb) == 0 ? sb.st_size : 0, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&rh->gen, 1, __ATOMIC_ACQ_REL);
     return proc_begin(&rh->p, &rh->spec, r->err, sizeof(r->err));
 }
 
 static int start_host_finish(struct run *r, struct rhost *rh)
 {
-    if (proc_finish(&rh->p, &rh->spec, r->err, sizeof(r->err)) < 0) {
+    int rc = proc_finish(&rh->p, &rh->spec, r->err, sizeof(r->err));
+    if (rc < 0 && __atomic_load_n(&rh->killed_gen, __ATOMIC_ACQUIRE) == __atomic_load_n(&rh->gen, __ATOMIC_ACQUIRE)) {
+        r->err[0] = '\0'; /* a trigger killed it as soon as it was up: that is the scenario, not a failed start */
+        rc = 0;
+    }
+    if (rc < 0) {
         char *tail = proc_tail(rh->log, 8);
         size_t l = strlen(r->err);
         if (tail[0])
@@ -1897,6 +2012,301 @@ static void stop_host(struct run *r, struct rhost *rh)
     tl_pump(r);
 }
 
+/* ---- conditions: triggers and when: ----------------------------------------------------------- */
+
+/* The watcher thread: a condition (`when: {HOST: STATE}` or `{HOST: {logged: REGEX}}`) is noticed
+ * within a millisecond or so of the line that satisfies it (inotify on logs/, a 5 ms poll as a
+ * backstop), whatever the main thread is busy with (an expectation round can take longer). For a
+ * state, it then waits (bounded, 500 ms) until the node's state file (state/sztp.json or
+ * state/conductor.json) holds the state too: ssr-node logs a transition and then persists it, and
+ * "killed at S" means "killed once S is durable". Then it sends the condition's leading `kill:`
+ * actions itself (SIGKILL to the host's process group), so a node is killed in the state it reached,
+ * before its next request. Everything else (reaping, `start:`, the timeline) is the main thread's
+ * (service_watches). Only the watch's own fields and the hosts' pid/gen/log_start (atomics) are
+ * shared. */
+static bool watch_line_matches(struct watch *w, const char *line)
+{
+    const struct scn_when *c = &w->st->when;
+    if (c->regex)
+        return w->have_rx && regexec(&w->rx, line, 0, NULL, 0) == 0;
+    if (!strstr(line, "event=sztp.state ") && !strstr(line, "event=conductor.state "))
+        return false;
+    char to[48];
+    return exp_logfmt_get(line, "to", to, sizeof(to)) && !strcmp(to, c->state);
+}
+
+static void watch_fire(struct run *r, struct watch *w)
+{
+    const struct scn_when *c = &w->st->when;
+    w->t_met = rel(r);
+    size_t o = 0;
+    if (c->state) {
+        char path[PATH_MAX + 32], want[96];
+        struct exp_host *eh = &r->eh[w->rh - r->hosts];
+        bool sztp = scn_sztp_state_index(c->state) >= 0;
+        snprintf(path, sizeof(path), "%s/%s", eh->state_dir, sztp ? "sztp.json" : "conductor.json");
+        snprintf(want, sizeof(want), "\"state\": \"%s\"", c->state);
+        double t0 = proc_now();
+        bool ok = false;
+        while (!ok && proc_now() - t0 < 0.5) {
+            char *buf = NULL;
+            size_t len = 0;
+            if (read_file_max(path, 1u << 20, &buf, &len) == 0)
+                ok = memmem(buf, len, want, strlen(want)) != NULL;
+            free(buf);
+            if (!ok) {
+                struct timespec ts = {0, 200000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        o += (size_t)snprintf(w->note + o, sizeof(w->note) - o, "%s in %s%s", ok ? "persisted" : "NOT persisted",
+                              sztp ? "sztp.json" : "conductor.json", ok ? "" : " within 500 ms");
+        if (ok && proc_now() - t0 > 0.001)
+            o += (size_t)snprintf(w->note + o, sizeof(w->note) - o, " (%.1f ms after the log line)",
+                                  (proc_now() - t0) * 1000);
+    }
+    for (size_t i = 0; i < w->st->n_actions && w->st->actions[i].kind == ACT_KILL; i++) {
+        struct rhost *t = rhost_by_name(r, w->st->actions[i].host);
+        pid_t pid = t ? __atomic_load_n(&t->p.pid, __ATOMIC_ACQUIRE) : 0;
+        if (pid > 0) {
+            __atomic_store_n(&t->killed_gen, __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+        }
+        if (o < sizeof(w->note))
+            o += (size_t)snprintf(w->note + o, sizeof(w->note) - o, "%sSIGKILL %s (pid %d)", o ? "; " : "",
+                                  w->st->actions[i].host, (int)pid);
+    }
+    w->t_killed = rel(r);
+    __atomic_store_n(&w->fired, 1, __ATOMIC_RELEASE);
+}
+
+static void watch_check(struct run *r, struct watch *w)
+{
+    struct rhost *rh = w->rh;
+    unsigned gen = __atomic_load_n(&rh->gen, __ATOMIC_ACQUIRE);
+    if (!gen)
+        return;
+    if (w->gen != gen) { /* (re)started since: scan this start's lines only */
+        w->gen = gen;
+        w->off = __atomic_load_n(&rh->log_start, __ATOMIC_ACQUIRE);
+        w->part_len = 0;
+    }
+    int fd = open(rh->log, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    for (;;) {
+        ssize_t n = pread(fd, w->part + w->part_len, sizeof(w->part) - 1 - w->part_len, w->off);
+        if (n <= 0)
+            break;
+        w->off += n;
+        w->part_len += (size_t)n;
+        w->part[w->part_len] = '\0';
+        char *start = w->part, *nl;
+        while ((nl = strchr(start, '\n'))) {
+            *nl = '\0';
+            if (watch_line_matches(w, start)) {
+                close(fd);
+                watch_fire(r, w);
+                return;
+            }
+            start = nl + 1;
+        }
+        size_t left = w->part_len - (size_t)(start - w->part);
+        if (left == sizeof(w->part) - 1)
+            left = 0;
+        memmove(w->part, start, left);
+        w->part_len = left;
+    }
+    close(fd);
+}
+
+static void *watcher_main(void *arg)
+{
+    struct run *r = arg;
+    int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    char logs[PATH_MAX];
+    snprintf(logs, sizeof(logs), "%s/logs", r->art);
+    if (ifd >= 0 && inotify_add_watch(ifd, logs, IN_MODIFY | IN_CREATE) < 0) {
+        close(ifd);
+        ifd = -1;
+    }
+    while (!__atomic_load_n(&r->w_stop, __ATOMIC_ACQUIRE)) {
+        struct pollfd pf = {.fd = ifd, .events = POLLIN};
+        if (ifd >= 0 ? poll(&pf, 1, 5) > 0 : poll(NULL, 0, 2) > 0) {
+            char buf[4096];
+            while (read(ifd, buf, sizeof(buf)) > 0) {
+            }
+        }
+        for (size_t i = 0; i < r->n_w; i++) {
+            struct watch *w = &r->w[i];
+            if (__atomic_load_n(&w->armed, __ATOMIC_ACQUIRE) && !__atomic_load_n(&w->fired, __ATOMIC_ACQUIRE))
+                watch_check(r, w);
+        }
+    }
+    if (ifd >= 0)
+        close(ifd);
+    return NULL;
+}
+
+static void watch_init(struct run *r, struct watch *w, const struct scn_step *st, bool trigger)
+{
+    memset(w, 0, sizeof(*w));
+    w->st = st;
+    w->trigger = trigger;
+    w->rh = rhost_by_name(r, st->when.host);
+    if (st->when.regex)
+        w->have_rx = regcomp(&w->rx, st->when.regex, REG_EXTENDED | REG_NOSUB) == 0;
+}
+
+/* Arm the triggers and start the watcher (before any component starts). */
+static int watches_start(struct run *r)
+{
+    r->n_w = r->s->n_triggers + 1;
+    r->w = calloc(r->n_w, sizeof(*r->w));
+    if (!r->w)
+        return fail(r, "out of memory");
+    for (size_t i = 0; i < r->s->n_triggers; i++) {
+        watch_init(r, &r->w[i], &r->s->triggers[i], true);
+        __atomic_store_n(&r->w[i].armed, 1, __ATOMIC_RELEASE);
+    }
+    if (pthread_create(&r->watcher, NULL, watcher_main, r) != 0)
+        return fail(r, "cannot start the watcher thread");
+    r->watcher_on = true;
+    return 0;
+}
+
+static void watches_stop(struct run *r)
+{
+    if (r->watcher_on) {
+        __atomic_store_n(&r->w_stop, 1, __ATOMIC_RELEASE);
+        pthread_join(r->watcher, NULL);
+        r->watcher_on = false;
+    }
+}
+
+static void watches_free(struct run *r)
+{
+    for (size_t i = 0; i < r->n_w; i++)
+        if (r->w[i].have_rx)
+            regfree(&r->w[i].rx);
+    free(r->w);
+    r->w = NULL;
+    r->n_w = 0;
+}
+
+static int do_action(struct run *r, const struct scn_step *st, const struct scn_action *a);
+
+/* A killed process: wait (bounded) until it has exited and reap it. */
+static void reap_killed(struct rhost *rh)
+{
+    double end = proc_now() + 2.0;
+    while (proc_alive(&rh->p) && proc_now() < end) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (proc_alive(&rh->p))
+        proc_stop(&rh->p, 0);
+}
+
+/* The main thread's part of a fired condition: the timeline, reaping what the watcher killed, then
+ * the other actions in order. Returns do_action's result. */
+static int watch_actions(struct run *r, struct watch *w)
+{
+    const struct scn_step *st = w->st;
+    const struct scn_when *c = &st->when;
+    struct rep_event *e = report_add_event(r->rep);
+    e->t = w->t_met;
+    snprintf(e->host, sizeof(e->host), "%s", c->host);
+    snprintf(e->step, sizeof(e->step), "lab: %s", w->trigger ? "trigger" : "when");
+    snprintf(e->detail, sizeof(e->detail), "%s%s%s: %s", c->state ? "reached " : "logged /", c->state ? c->state : c->regex,
+             c->state ? "" : "/", w->note);
+    out(r, "  %+8.3fs  %-10s %-20s %s (%s \"%s\")\n", e->t, e->host, e->step, e->detail, w->trigger ? "trigger" : "step",
+        st->name);
+    int rc = 0;
+    size_t i = 0;
+    for (; i < st->n_actions && st->actions[i].kind == ACT_KILL; i++) {
+        struct rhost *t = rhost_by_name(r, st->actions[i].host);
+        reap_killed(t);
+        char how[64];
+        proc_status_text(&t->p, how, sizeof(how));
+        struct rep_event *k = report_add_event(r->rep);
+        k->t = w->t_killed;
+        snprintf(k->host, sizeof(k->host), "%s", t->h->name);
+        snprintf(k->step, sizeof(k->step), "lab: kill");
+        snprintf(k->detail, sizeof(k->detail), "SIGKILL, %s", how);
+        out(r, "  %+8.3fs  %-10s %-20s %s\n", k->t, k->host, k->step, k->detail);
+    }
+    for (; i < st->n_actions && rc == 0; i++)
+        rc = do_action(r, st, &st->actions[i]);
+    return rc;
+}
+
+static void service_watches(struct run *r)
+{
+    if (r->in_service || !r->w)
+        return;
+    r->in_service = true;
+    for (size_t i = 0; i + 1 < r->n_w; i++) {
+        struct watch *w = &r->w[i];
+        if (w->handled || !__atomic_load_n(&w->fired, __ATOMIC_ACQUIRE))
+            continue;
+        w->handled = true;
+        if (watch_actions(r, w) < 0) {
+            out(r, "lab: trigger \"%s\": %s\n", w->st->name, r->err);
+            r->err[0] = '\0'; /* a trigger's failed action is its expectation's failure, not the run's */
+            snprintf(w->note + strlen(w->note), sizeof(w->note) - strlen(w->note), "; an action failed");
+        }
+    }
+    r->in_service = false;
+}
+
+/* A step's when:, in the main thread: arm the step slot, wait until it fired (or the deadline). */
+static bool step_when(struct run *r, const struct scn_step *st, double deadline)
+{
+    struct watch *w = &r->w[r->n_w - 1];
+    if (w->have_rx)
+        regfree(&w->rx);
+    watch_init(r, w, st, false);
+    __atomic_store_n(&w->armed, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&w->fired, __ATOMIC_ACQUIRE) && proc_now() < deadline && !proc_cancelled())
+        idle(r, 5);
+    __atomic_store_n(&w->armed, 0, __ATOMIC_RELEASE);
+    return __atomic_load_n(&w->fired, __ATOMIC_ACQUIRE);
+}
+
+/* One result per trigger (and per step when: that never held): did its condition hold? */
+static void record_watch(struct run *r, struct watch *w, const char *step)
+{
+    const struct scn_when *c = &w->st->when;
+    struct rep_expect *e = report_add_expect(r->rep);
+    snprintf(e->step, sizeof(e->step), "%s", step);
+    snprintf(e->name, sizeof(e->name), "%s when", w->trigger ? w->st->name : c->host);
+    size_t o = (size_t)snprintf(e->want, sizeof(e->want), "%s %s%s%s, then:", c->host, c->state ? "reaches " : "logs /",
+                                c->state ? c->state : c->regex, c->state ? "" : "/");
+    for (size_t i = 0; i < w->st->n_actions && o < sizeof(e->want); i++)
+        o += (size_t)snprintf(e->want + o, sizeof(e->want) - o, " %s %s",
+                              w->st->actions[i].kind == ACT_KILL    ? "kill"
+                              : w->st->actions[i].kind == ACT_START ? "start"
+                              : w->st->actions[i].kind == ACT_STOP  ? "stop"
+                                                                    : "action",
+                              w->st->actions[i].host);
+    bool fired = __atomic_load_n(&w->fired, __ATOMIC_ACQUIRE);
+    e->pass = fired && w->handled && !strstr(w->note, "NOT persisted") && !strstr(w->note, "an action failed");
+    e->at_s = e->pass ? w->t_met : -1;
+    if (fired)
+        snprintf(e->got, sizeof(e->got), "at %+.3fs: %s (actions done %.1f ms after the line)", w->t_met, w->note,
+                 (w->t_killed - w->t_met) * 1000);
+    else
+        snprintf(e->got, sizeof(e->got), "never held before the end of the run");
+    snprintf(e->log, sizeof(e->log), "logs/%s.log", c->host);
+    if (!e->pass) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", r->art, e->log);
+        e->log_tail = proc_tail(p, TAIL_LINES);
+    }
+}
+
 /* ---- actions ---------------------------------------------------------------------------------- */
 
 static int count_lines(const char *path, const char *text)
@@ -1925,6 +2335,16 @@ static int do_action(struct run *r, const struct scn_step *st, const struct scn_
         snprintf(e->step, sizeof(e->step), "lab: stop");
         out(r, "  %+8.3fs  %-10s %-20s (step \"%s\")\n", e->t, a->host, "lab: stop", st->name);
         stop_host(r, rh);
+        return 0;
+    case ACT_KILL:
+        snprintf(e->step, sizeof(e->step), "lab: kill");
+        out(r, "  %+8.3fs  %-10s %-20s SIGKILL (step \"%s\")\n", e->t, a->host, "lab: kill", st->name);
+        if (proc_alive(&rh->p)) {
+            kill(-rh->p.pid, SIGKILL);
+            kill(rh->p.pid, SIGKILL);
+            reap_killed(rh);
+        }
+        tl_pump(r);
         return 0;
     case ACT_START:
         snprintf(e->step, sizeof(e->step), "lab: start");
@@ -2115,6 +2535,47 @@ static void run_step(struct run *r, const struct scn_step *st, double deadline)
     }
 }
 
+/* ---- what the router nodes show at the end ----------------------------------------------------- */
+
+/* Every running router node's `show` answers at the end of the run, kept in HOST/show/: the JSON
+ * of each (as `ssr-cli --json`: WHAT.json) and `ssr-cli show onboarding` / `show conductor` as an
+ * operator reads them (WHAT.txt). The no-secrets check searches them. */
+static void capture_show(struct run *r)
+{
+    static const char *const whats[] = {"onboarding", "conductor", "management-proxy", "dhcp learned-proxies",
+                                        "ha",         "phone-home", "config"};
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        struct rhost *rh = &r->hosts[i];
+        if (rh->h->kind != SCN_SSR_NODE || !proc_alive(&rh->p))
+            continue;
+        char dir[PATH_MAX], p[PATH_MAX + 64], err[256];
+        snprintf(dir, sizeof(dir), "%s/show", rh->dir);
+        mkdir_p(dir, 0755);
+        for (size_t k = 0; k < sizeof(whats) / sizeof(whats[0]); k++) {
+            json_t *j = exp_ctl_show(rh->ctl, whats[k], 2000, err, sizeof(err));
+            char name[64];
+            snprintf(name, sizeof(name), "%s", whats[k]);
+            for (char *c = name; *c; c++)
+                if (*c == ' ')
+                    *c = '-';
+            snprintf(p, sizeof(p), "%s/%s.json", dir, name);
+            if (j)
+                write_json(r, p, j);
+            else
+                write_text(p, err);
+        }
+        for (size_t k = 0; k < 2; k++) {
+            char bin[PATH_MAX];
+            snprintf(bin, sizeof(bin), "%s/ssr-cli", r->o->bin_dir);
+            snprintf(p, sizeof(p), "%s/%s.txt", dir, whats[k]);
+            unlink(p);
+            char *argv[] = {bin, "--ctl", rh->ctl, "show", (char *)(uintptr_t)whats[k], NULL};
+            struct proc_spec ps = {.name = "ssr-cli", .argv = argv, .log_path = p};
+            proc_run(&ps, 3000, err, sizeof(err));
+        }
+    }
+}
+
 /* ---- versions --------------------------------------------------------------------------------- */
 
 static void add_version(struct run *r, json_t *v, const char *key, char **argv)
@@ -2246,14 +2707,19 @@ static int setup(struct run *r)
         snprintf(eh->log, sizeof(eh->log), "%s", rh->log);
     }
     make_secrets(r);
-    if (build_topology(r) < 0 || start_captures(r) < 0 || make_pki(r) < 0)
+    if (build_topology(r) < 0 || start_captures(r) < 0 || apply_loss(r) < 0 || make_pki(r) < 0)
+        return -1;
+    bool whens = s->n_triggers > 0;
+    for (size_t i = 0; i < s->n_steps; i++)
+        whens |= s->steps[i].when.host != NULL;
+    if (whens && watches_start(r) < 0) /* armed before anything starts: a trigger sees a node's first lines */
         return -1;
     /* Every server is started at once (they do not depend on each other) in kind order; while they
      * come up, each router node's swtpm starts and is manufactured; once every server is ready, the
      * router nodes start (at once too) and are waited for. */
     static const enum scn_kind order[] = {SCN_DHCP_SERVER, SCN_PROXY, SCN_HUB,          SCN_CONDUCTOR,
                                           SCN_MIST,        SCN_EP_TERMINATOR, SCN_SSR_NODE};
-    bool *begun = calloc(r->n_hosts + 1, sizeof(bool));
+    bool *begun = calloc(r->n_hosts + 1, sizeof(bool)), *node_ready = calloc(r->n_hosts + 1, sizeof(bool));
     int rc = 0;
     for (size_t k = 0; k < sizeof(order) / sizeof(order[0]) && rc == 0; k++)
         for (size_t i = 0; i < r->n_hosts && rc == 0; i++) {
@@ -2287,19 +2753,26 @@ static int setup(struct run *r)
                 continue;
             }
             if (rh->h->kind == SCN_SSR_NODE) {
-                /* the servers first: a node's DHCP client and sZTP start at once */
-                for (size_t j = 0; j < r->n_hosts && rc == 0; j++)
-                    if (begun[j] && r->hosts[j].h->kind != SCN_SSR_NODE) {
-                        begun[j] = false;
-                        rc = start_host_finish(r, &r->hosts[j]);
-                    }
-                if (rc < 0)
-                    break;
+                node_ready[i] = true; /* started below, all at once, once every node is manufactured */
+                continue;
             }
             if ((rc = start_host_begin(r, rh)) < 0)
                 break;
             begun[i] = true;
         }
+    /* the servers first (a node's DHCP client and sZTP start at once), then every router node at
+     * once: setup ends right after they are up, so a trigger on an early state is serviced at once */
+    for (size_t j = 0; j < r->n_hosts && rc == 0; j++)
+        if (begun[j]) {
+            begun[j] = false;
+            rc = start_host_finish(r, &r->hosts[j]);
+        }
+    for (size_t j = 0; j < r->n_hosts && rc == 0; j++)
+        if (node_ready[j]) {
+            rc = start_host_begin(r, &r->hosts[j]);
+            begun[j] = rc == 0;
+        }
+    free(node_ready);
     for (size_t j = 0; j < r->n_hosts; j++)
         if (begun[j] && rc == 0) {
             begun[j] = false;
@@ -2484,14 +2957,34 @@ enum run_result run_scenario(const struct scenario *s, const struct run_opts *o,
             tl_pump(&r);
             if (i + 1 < s->n_steps || st->n_actions)
                 out(&r, "  %+8.3fs  -- step: %s\n", rel(&r), st->name);
-            for (size_t j = 0; j < st->n_actions && rc == 0; j++)
-                rc = do_action(&r, st, &st->actions[j]);
+            if (st->when.host) {
+                struct watch *w = &r.w[r.n_w - 1];
+                if (step_when(&r, st, deadline)) {
+                    rc = watch_actions(&r, w);
+                    w->handled = true;
+                    record_watch(&r, w, st->name);
+                } else {
+                    record_watch(&r, w, st->name); /* never held: the step's actions do not run */
+                    run_step(&r, st, deadline);
+                    continue;
+                }
+            } else {
+                for (size_t j = 0; j < st->n_actions && rc == 0; j++)
+                    rc = do_action(&r, st, &st->actions[j]);
+            }
             if (rc < 0)
                 break;
             run_step(&r, st, deadline);
         }
+        service_watches(&r); /* a trigger that fired last */
+        for (size_t i = 0; i < s->n_triggers; i++)
+            record_watch(&r, &r.w[i], "triggers");
+        if (!proc_cancelled() && rc == 0)
+            capture_show(&r);
+        report_loss(&r);
         rep->checks_s = rel(&r) - rep->setup_s;
     }
+    watches_stop(&r);
     double td0 = rel(&r);
     if (proc_cancelled()) {
         fail(&r, "interrupted");
@@ -2506,8 +2999,8 @@ enum run_result run_scenario(const struct scenario *s, const struct run_opts *o,
     /* the no-secrets check again, now that every log is complete, and over the summary as it will
      * be written (its got text names where, never the secret) */
     for (size_t i = 0; i < rep->n_exps && rc == 0; i++)
-        if (!strcmp(rep->exps[i].name, "no-secrets")) {
-            struct scn_expect x = {.kind = EXP_NO_SECRETS};
+        if (!strcmp(rep->exps[i].name, "no-secrets") || !strcmp(rep->exps[i].name, "secret-files")) {
+            struct scn_expect x = {.kind = strcmp(rep->exps[i].name, "no-secrets") ? EXP_SECRET_FILES : EXP_NO_SECRETS};
             struct exp_state st;
             json_t *sj = report_summary(rep);
             char *stext = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
@@ -2568,6 +3061,7 @@ enum run_result run_scenario(const struct scenario *s, const struct run_opts *o,
     free(r.conductor_ca_pem);
     free(r.production_ca_pem);
     explicit_bzero(r.production_psk, sizeof(r.production_psk));
+    watches_free(&r);
     free(r.hosts);
     free(r.eh);
     free(r.caps);

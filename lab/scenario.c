@@ -29,7 +29,8 @@ static const char *const impl_names[SCN_IMPL_COUNT] = {"mock", "dnsmasq", "kea",
 static const char *const exp_names[EXP_KIND_COUNT + 1] = {
     "active-proxy", "proxy-source", "learned-from", "learned-proxies", "phone-home", "failure-reason",
     "internet-direct", "tpm", "logged", "not-logged", "carried", "denied", "decoded", "onboarding",
-    "onboarding-error", "stored", "conductor", "conductor-error", "certificate", "inventory", "peered", "no-secrets", NULL};
+    "onboarding-error", "stored", "conductor", "conductor-error", "certificate", "inventory", "peered", "no-secrets",
+    "secret-files", NULL};
 /* router/sztp.h's states, in order */
 static const char *const sztp_states[] = {"init", "proxy-ready", "phoning-home", "redirected", "authenticated",
                                           "onboarding-received", "root-ca-installed", "secret-stored", NULL};
@@ -497,7 +498,7 @@ static void add_secret(struct P *p, const char *secret)
 
 static int parse_segments(struct P *p, const yaml_node_t *m)
 {
-    static const char *const keys[] = {"kind", "description", NULL};
+    static const char *const keys[] = {"kind", "description", "loss", NULL};
     if (check_map(p, m, "segments", NULL) < 0)
         return -1;
     p->s->segments = amalloc(p->a, (map_len(m) + 1) * sizeof(struct scn_segment));
@@ -522,9 +523,12 @@ static int parse_segments(struct P *p, const yaml_node_t *m)
             return -1;
         static const char *const kinds[] = {"bridge", "link"};
         int kind = SCN_SEG_BRIDGE;
-        if (get_enum(p, v, path, "kind", kinds, 2, false, &kind) < 0)
+        if (get_enum(p, v, path, "kind", kinds, 2, false, &kind) < 0 || get_uint(p, v, path, "loss", 0, 100, &seg->loss) < 0)
             return -1;
         seg->kind = (enum scn_seg_kind)kind;
+        if (seg->loss && seg->kind != SCN_SEG_BRIDGE)
+            return perr(p, lineof(map_get(p, v, "loss", NULL)), path,
+                        "loss is for a bridge segment (nftables in its namespace drops forwarded frames)");
     }
     return 0;
 }
@@ -754,7 +758,7 @@ static int parse_node(struct P *p, struct scn_host *h, const yaml_node_t *m, con
         static const char *const keys[] = {"peer", "interface", "timeout", NULL};
         if (check_map(p, ha, sub, keys) < 0 || get_str(p, ha, sub, "peer", true, &n->ha_peer) < 0 ||
             get_str(p, ha, sub, "interface", true, &n->ha_interface) < 0 ||
-            get_uint(p, ha, sub, "timeout", 1, 3600, &n->ha_timeout) < 0)
+            get_double(p, ha, sub, "timeout", 0.1, 3600, &n->ha_timeout) < 0)
             return -1;
     }
     yaml_node_t *pa = map_get(p, m, "proxy-auth", NULL);
@@ -768,15 +772,17 @@ static int parse_node(struct P *p, struct scn_host *h, const yaml_node_t *m, con
     }
     /* sZTP: defaults are filled by check_scenario (they depend on the ep-terminator) */
     static const char *const sztp_keys[] = {"device-id", "claimed", "environment", "org", "site",
-                                            "ocra-key", "sztp-fault", "conductor", "conductor-psk", NULL};
+                                            "ocra-key", "sztp-fault", "conductor", "conductor-psk",
+                                            "conductor-fault", NULL};
     for (const char *const *k = sztp_keys; *k; k++) {
         yaml_node_t *kn = NULL;
         if (map_get(p, m, *k, &kn) && (!n->sztp_line || lineof(kn) < n->sztp_line))
             n->sztp_line = lineof(kn);
     }
-    int claimed = 1, wrong = 0, fault = -1, pskw = 0;
+    int claimed = 1, wrong = 0, fault = -1, pskw = 0, cfault = -1;
     static const char *const keyv[] = {"right", "wrong"};
     static const char *const faults[] = {"replay-response"};
+    static const char *const cfaults[] = {"csr-other-router"};
     if (get_checked(p, m, path, "device-id", id_ok, ID_WHAT, &n->device_id) < 0 ||
         get_bool(p, m, path, "claimed", &claimed) < 0 ||
         get_checked(p, m, path, "environment", env_ok, ENV_WHAT, &n->environment) < 0 ||
@@ -785,9 +791,12 @@ static int parse_node(struct P *p, struct scn_host *h, const yaml_node_t *m, con
         get_enum(p, m, path, "ocra-key", keyv, 2, false, &wrong) < 0 ||
         get_enum(p, m, path, "sztp-fault", faults, 1, false, &fault) < 0 ||
         get_addr_port(p, m, path, "conductor", &n->conductor) < 0 ||
-        get_enum(p, m, path, "conductor-psk", keyv, 2, false, &pskw) < 0)
+        get_enum(p, m, path, "conductor-psk", keyv, 2, false, &pskw) < 0 ||
+        get_enum(p, m, path, "conductor-fault", cfaults, 1, false, &cfault) < 0)
         return -1;
     n->psk_wrong = pskw == 1;
+    n->conductor_fault = cfault >= 0 ? cfaults[cfault] : NULL;
+    n->cfault_line = lineof(map_get(p, m, "conductor-fault", NULL));
     n->psk_line = lineof(map_get(p, m, "conductor-psk", NULL));
     n->claimed = claimed;
     n->ocra_wrong = wrong == 1;
@@ -890,9 +899,10 @@ static int parse_hosts(struct P *p, const yaml_node_t *m)
 {
     static const char *const common[] = {"kind",       "impl",       "description", "interfaces",
                                          "routes",     "forwarding", "autostart",   NULL};
-    static const char *const per_kind[SCN_KIND_COUNT][20] = {
+    static const char *const per_kind[SCN_KIND_COUNT][24] = {
         [SCN_SSR_NODE] = {"router", "node", "config", "onboarding", "ha", "proxy-auth", "args", "device-id", "claimed",
-                          "environment", "org", "site", "ocra-key", "sztp-fault", "conductor", "conductor-psk", NULL},
+                          "environment", "org", "site", "ocra-key", "sztp-fault", "conductor", "conductor-psk",
+                          "conductor-fault", NULL},
         [SCN_DHCP_SERVER] = {"pools", NULL},
         [SCN_PROXY] = {"port", "allow", "deny", "users", "faults", NULL},
         [SCN_EP_TERMINATOR] = {"port", "names", "environment", "ca", "retry-after", NULL},
@@ -917,7 +927,7 @@ static int parse_hosts(struct P *p, const yaml_node_t *m)
         if (get_enum(p, v, path, "kind", kind_names, SCN_KIND_COUNT, true, &kind) < 0)
             return -1;
         h->kind = (enum scn_kind)kind;
-        const char *allowed[32];
+        const char *allowed[40];
         size_t na = 0;
         for (const char *const *c = common; *c; c++)
             allowed[na++] = *c;
@@ -996,6 +1006,7 @@ static bool exp_allowed(enum scn_kind k, enum scn_exp_kind e)
     case EXP_PEERED:
         return k == SCN_HUB;
     case EXP_NO_SECRETS:
+    case EXP_SECRET_FILES:
     case EXP_DECODED:
         return false;
     default:
@@ -1093,7 +1104,7 @@ static int parse_expect(struct P *p, struct scn_step *st, const yaml_node_t *m, 
             for (int e = 0; e < EXP_KIND_COUNT; e++)
                 if (!strcmp(exp_names[e], sval(ek)))
                     x->kind = (enum scn_exp_kind)e;
-            if (x->kind == EXP_NO_SECRETS)
+            if (x->kind == EXP_NO_SECRETS || x->kind == EXP_SECRET_FILES)
                 return perr(p, x->line, ep, "checked in every run: no need to state it");
             switch (x->kind) {
             case EXP_LEARNED_PROXIES:
@@ -1162,34 +1173,47 @@ static int parse_actions_hosts(struct P *p, struct scn_step *st, const yaml_node
         a->kind = kind;
         a->host = hosts[i];
         a->line = lineof(v);
+        a->col = v ? (int)v->start_mark.column : 0;
     }
     return 0;
 }
 
-static int parse_steps(struct P *p, const yaml_node_t *v)
+/* when: {HOST: STATE} or {HOST: {logged: REGEX}} */
+static int parse_when(struct P *p, struct scn_step *st, const yaml_node_t *e, const char *sp)
 {
-    static const char *const keys[] = {"name",    "at",      "stop",        "start", "set-proxy", "link-down",
-                                       "link-up", "proxy-fault", "write", "claim", "expect", NULL};
-    if (!v || is_null(v))
+    char sub[128];
+    yaml_node_t *w = map_get(p, e, "when", NULL);
+    if (!w || is_null(w))
         return 0;
-    if (v->type != YAML_SEQUENCE_NODE)
-        return perr(p, lineof(v), "steps", "expected a list of steps (- name: ...)");
-    p->s->steps = amalloc(p->a, (seq_len(v) + 2) * sizeof(struct scn_step));
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-        yaml_node_t *e = node(p, *it);
-        struct scn_step *st = &p->s->steps[p->s->n_steps];
-        char sp[64];
-        snprintf(sp, sizeof(sp), "steps[%zu]", p->s->n_steps++);
-        if (check_map(p, e, sp, keys) < 0)
+    join_path(sub, sizeof(sub), sp, "when");
+    if (check_map(p, w, sub, NULL) < 0)
+        return -1;
+    if (map_len(w) != 1)
+        return perr(p, lineof(w), sub, "name one host: {HOST: STATE} or {HOST: {logged: REGEX}}");
+    yaml_node_t *k = node(p, w->data.mapping.pairs.start[0].key), *v = node(p, w->data.mapping.pairs.start[0].value);
+    st->when.host = astrdup(p->a, sval(k));
+    st->when.line = lineof(k);
+    char hp[200];
+    snprintf(hp, sizeof(hp), "%s.%s", sub, sval(k));
+    if (v && v->type == YAML_SCALAR_NODE && !is_null(v)) {
+        st->when.state = astrndup(p->a, sval(v), v->data.scalar.length);
+        return 0;
+    }
+    static const char *const keys[] = {"logged", NULL};
+    if (!v || v->type != YAML_MAPPING_NODE)
+        return perr(p, lineof(v ? v : k), hp, "expected a state (e.g. certified) or {logged: REGEX}");
+    return check_map(p, v, hp, keys) < 0 || get_str(p, v, hp, "logged", true, &st->when.regex) < 0 ? -1 : 0;
+}
+
+/* A step's or a trigger's actions (in the order written), its condition and (steps) expectations. */
+static int parse_step_body(struct P *p, struct scn_step *st, const yaml_node_t *e, const char *sp, bool trigger)
+{
+    {
+        if (get_str(p, e, sp, "name", false, &st->name) < 0 || get_double(p, e, sp, "at", 0, 3600, &st->at) < 0 ||
+            parse_when(p, st, e, sp) < 0)
             return -1;
-        st->line = lineof(e);
-        st->at = -1;
-        if (get_str(p, e, sp, "name", false, &st->name) < 0 || get_double(p, e, sp, "at", 0, 3600, &st->at) < 0)
-            return -1;
-        if (!st->name)
-            st->name = aprintf(p->a, "step %zu", p->s->n_steps);
         size_t max = 5;
-        for (const char *k2[] = {"stop", "start", "claim", NULL}, **k = k2; *k; k++) {
+        for (const char *k2[] = {"stop", "start", "claim", "kill", NULL}, **k = k2; *k; k++) {
             yaml_node_t *h = map_get(p, e, *k, NULL);
             if (h && h->type == YAML_SEQUENCE_NODE)
                 max += seq_len(h);
@@ -1199,7 +1223,8 @@ static int parse_steps(struct P *p, const yaml_node_t *v)
         st->actions = amalloc(p->a, max * sizeof(struct scn_action));
         if (parse_actions_hosts(p, st, e, sp, "stop", ACT_STOP) < 0 ||
             parse_actions_hosts(p, st, e, sp, "start", ACT_START) < 0 ||
-            parse_actions_hosts(p, st, e, sp, "claim", ACT_CLAIM) < 0)
+            parse_actions_hosts(p, st, e, sp, "claim", ACT_CLAIM) < 0 ||
+            parse_actions_hosts(p, st, e, sp, "kill", ACT_KILL) < 0)
             return -1;
         char sub[128];
         yaml_node_t *sx = map_get(p, e, "set-proxy", NULL);
@@ -1209,6 +1234,7 @@ static int parse_steps(struct P *p, const yaml_node_t *v)
             struct scn_action *a = &st->actions[st->n_actions++];
             a->kind = ACT_SET_PROXY;
             a->line = lineof(sx);
+            a->col = (int)sx->start_mark.column;
             if (check_map(p, sx, sub, k3) < 0 || get_str(p, sx, sub, "host", true, &a->host) < 0 ||
                 get_uint(p, sx, sub, "pool", 0, 1000, &a->pool) < 0 || get_str(p, sx, sub, "proxy", true, &a->value) < 0)
                 return -1;
@@ -1223,6 +1249,7 @@ static int parse_steps(struct P *p, const yaml_node_t *v)
             struct scn_action *a = &st->actions[st->n_actions++];
             a->kind = up ? ACT_LINK_UP : ACT_LINK_DOWN;
             a->line = lineof(lx);
+            a->col = (int)lx->start_mark.column;
             if (check_map(p, lx, sub, k4) < 0 || get_str(p, lx, sub, "host", true, &a->host) < 0 ||
                 get_str(p, lx, sub, "interface", true, &a->interface) < 0)
                 return -1;
@@ -1234,6 +1261,7 @@ static int parse_steps(struct P *p, const yaml_node_t *v)
             struct scn_action *a = &st->actions[st->n_actions++];
             a->kind = ACT_WRITE;
             a->line = lineof(wx);
+            a->col = (int)wx->start_mark.column;
             if (check_map(p, wx, sub, k5) < 0 || get_str(p, wx, sub, "host", true, &a->host) < 0 ||
                 get_str(p, wx, sub, "file", true, &a->file) < 0 || get_str(p, wx, sub, "content", true, &a->value) < 0)
                 return -1;
@@ -1246,6 +1274,7 @@ static int parse_steps(struct P *p, const yaml_node_t *v)
             struct scn_action *a = &st->actions[st->n_actions++];
             a->kind = ACT_PROXY_FAULT;
             a->line = lineof(pf);
+            a->col = (int)pf->start_mark.column;
             if (get_str(p, pf, sub, "host", true, &a->host) < 0 || parse_faults(p, pf, sub, "host", &a->kv, &a->n_kv) < 0)
                 return -1;
             if (!a->n_kv)
@@ -1255,14 +1284,73 @@ static int parse_steps(struct P *p, const yaml_node_t *v)
         for (size_t a1 = 1; a1 < st->n_actions; a1++) {
             struct scn_action t = st->actions[a1];
             size_t b = a1;
-            while (b > 0 && st->actions[b - 1].line > t.line) {
+            while (b > 0 && (st->actions[b - 1].line > t.line ||
+                             (st->actions[b - 1].line == t.line && st->actions[b - 1].col > t.col))) {
                 st->actions[b] = st->actions[b - 1];
                 b--;
             }
             st->actions[b] = t;
         }
-        if (parse_expect(p, st, map_get(p, e, "expect", NULL), join_path(sub, sizeof(sub), sp, "expect")) < 0)
+        if (trigger && !st->when.host)
+            return perr(p, st->line, sp, "a trigger needs when: {HOST: STATE}");
+        if (trigger && !st->n_actions)
+            return perr(p, st->line, sp, "a trigger needs an action (kill, stop, start, ...)");
+        if (!trigger &&
+            parse_expect(p, st, map_get(p, e, "expect", NULL), join_path(sub, sizeof(sub), sp, "expect")) < 0)
             return -1;
+    }
+    return 0;
+}
+
+static int parse_steps(struct P *p, const yaml_node_t *v)
+{
+    static const char *const keys[] = {"name",    "at",          "when",  "stop",  "start", "kill",   "set-proxy",
+                                       "link-down", "link-up", "proxy-fault", "write", "claim", "expect", NULL};
+    if (!v || is_null(v))
+        return 0;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return perr(p, lineof(v), "steps", "expected a list of steps (- name: ...)");
+    p->s->steps = amalloc(p->a, (seq_len(v) + 2) * sizeof(struct scn_step));
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *e = node(p, *it);
+        struct scn_step *st = &p->s->steps[p->s->n_steps];
+        char sp[64];
+        snprintf(sp, sizeof(sp), "steps[%zu]", p->s->n_steps++);
+        if (check_map(p, e, sp, keys) < 0)
+            return -1;
+        st->line = lineof(e);
+        st->at = -1;
+        if (parse_step_body(p, st, e, sp, false) < 0)
+            return -1;
+        if (!st->name)
+            st->name = aprintf(p->a, "step %zu", p->s->n_steps);
+    }
+    return 0;
+}
+
+/* triggers: [{name, when, actions...}]: fired once each, whenever the condition holds */
+static int parse_triggers(struct P *p, const yaml_node_t *v)
+{
+    static const char *const keys[] = {"name", "when", "stop", "start", "kill", "set-proxy", "link-down",
+                                       "link-up", "proxy-fault", "write", "claim", NULL};
+    if (!v || is_null(v))
+        return 0;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return perr(p, lineof(v), "triggers", "expected a list (- when: {HOST: STATE}, kill: HOST, start: HOST)");
+    p->s->triggers = amalloc(p->a, (seq_len(v) + 1) * sizeof(struct scn_step));
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *e = node(p, *it);
+        struct scn_step *st = &p->s->triggers[p->s->n_triggers];
+        char sp[64];
+        snprintf(sp, sizeof(sp), "triggers[%zu]", p->s->n_triggers++);
+        if (check_map(p, e, sp, keys) < 0)
+            return -1;
+        st->line = lineof(e);
+        st->at = -1;
+        if (parse_step_body(p, st, e, sp, true) < 0)
+            return -1;
+        if (!st->name)
+            st->name = aprintf(p->a, "trigger %zu", p->s->n_triggers);
     }
     return 0;
 }
@@ -1545,6 +1633,11 @@ static int check_conductors(struct P *p)
             char sub[340];
             return perr(p, h->node.psk_line, join_path(sub, sizeof(sub), path, "conductor-psk"),
                         "wrong needs a staging conductor to be wrong against");
+        }
+        if (h->node.conductor_fault && !role_host[SCN_ROLE_STAGING]) {
+            char sub[340];
+            return perr(p, h->node.cfault_line, join_path(sub, sizeof(sub), path, "conductor-fault"),
+                        "%s needs a staging conductor (the fault is in the node's CSR to it)", h->node.conductor_fault);
         }
         if (any && (!name_ok(h->node.router) || !name_ok(h->node.node)))
             return perr(p, h->line, path, "router %s node %s: the conductors take names of %s", h->node.router, h->node.node,
@@ -1923,18 +2016,37 @@ static int check_scenario(struct P *p)
         if (!g->n_attached)
             return perr(p, g->line, path, "no interface is on this segment");
     }
-    for (size_t i = 0; i < s->n_steps; i++) {
-        struct scn_step *st = &s->steps[i];
-        if (i + 1 == s->n_steps)
-            snprintf(path, sizeof(path), "expect");
-        else
-            snprintf(path, sizeof(path), "steps[%zu].expect", i);
+    for (size_t i = 0; i < s->n_steps + s->n_triggers; i++) {
+        bool trig = i >= s->n_steps;
+        struct scn_step *st = trig ? &s->triggers[i - s->n_steps] : &s->steps[i];
+        const char *what = trig ? "triggers" : "steps";
+        size_t idx = trig ? i - s->n_steps : i;
+        if (st->when.host) {
+            snprintf(path, sizeof(path), "%s[%zu].when.%s", what, idx, st->when.host);
+            const struct scn_host *h = scenario_host(s, st->when.host);
+            if (!h)
+                return perr(p, st->when.line, path, "no host named \"%s\"", st->when.host);
+            if (st->when.state) {
+                if (h->kind != SCN_SSR_NODE || !h->node.sztp)
+                    return perr(p, st->when.line, path, "a state is a router node's (running sZTP); use {logged: REGEX} for %s",
+                                st->when.host);
+                if (scn_sztp_state_index(st->when.state) <= 0 && scn_cond_state_index(st->when.state) <= 0)
+                    return perr(p, st->when.line, path, "unknown state \"%s\" (an sZTP state from proxy-ready, or a conductor "
+                                                        "state from staging-auth)", st->when.state);
+            } else {
+                regex_t rx;
+                if (regcomp(&rx, st->when.regex, REG_EXTENDED | REG_NOSUB))
+                    return perr(p, st->when.line, path, "/%s/ is not a valid extended regex", st->when.regex);
+                regfree(&rx);
+            }
+        }
         for (size_t j = 0; j < st->n_actions; j++) {
             struct scn_action *a = &st->actions[j];
             static const char *const act_key[ACT_KIND_COUNT] = {
                 [ACT_STOP] = "stop", [ACT_START] = "start", [ACT_SET_PROXY] = "set-proxy", [ACT_LINK_DOWN] = "link-down",
-                [ACT_LINK_UP] = "link-up", [ACT_PROXY_FAULT] = "proxy-fault", [ACT_WRITE] = "write", [ACT_CLAIM] = "claim"};
-            snprintf(path, sizeof(path), "steps[%zu].%s", i, act_key[a->kind]);
+                [ACT_LINK_UP] = "link-up", [ACT_PROXY_FAULT] = "proxy-fault", [ACT_WRITE] = "write", [ACT_CLAIM] = "claim",
+                [ACT_KILL] = "kill"};
+            snprintf(path, sizeof(path), "%s[%zu].%s", what, idx, act_key[a->kind]);
             const struct scn_host *h = scenario_host(s, a->host);
             if (!h)
                 return perr(p, a->line, path, "no host named \"%s\"", a->host);
@@ -1958,19 +2070,23 @@ static int check_scenario(struct P *p)
                     return perr(p, a->line, path, "%s does not run sZTP: the scenario has no ep-terminator", a->host);
                 if (h->node.claimed)
                     return perr(p, a->line, path, "%s is claimed from the start (set claimed: false)", a->host);
-                for (size_t k = 0; k <= i; k++)
-                    for (size_t l = 0; l < (k == i ? j : s->steps[k].n_actions); l++)
-                        if (s->steps[k].actions[l].kind == ACT_CLAIM && !strcmp(s->steps[k].actions[l].host, a->host))
-                            return perr(p, a->line, path, "%s is claimed already (line %d)", a->host,
-                                        s->steps[k].actions[l].line);
+                for (size_t k = 0; k <= i; k++) {
+                    const struct scn_step *o = k < s->n_steps ? &s->steps[k] : &s->triggers[k - s->n_steps];
+                    for (size_t l = 0; l < (k == i ? j : o->n_actions); l++)
+                        if (o->actions[l].kind == ACT_CLAIM && !strcmp(o->actions[l].host, a->host))
+                            return perr(p, a->line, path, "%s is claimed already (line %d)", a->host, o->actions[l].line);
+                }
             }
         }
+        if (trig)
+            continue;
         if (i + 1 == s->n_steps)
             snprintf(path, sizeof(path), "expect");
         else
             snprintf(path, sizeof(path), "steps[%zu].expect", i);
         for (size_t j = 0; j < st->n_expects; j++)
-            if (st->expects[j].kind != EXP_NO_SECRETS && check_expect(p, &st->expects[j], path) < 0)
+            if (st->expects[j].kind != EXP_NO_SECRETS && st->expects[j].kind != EXP_SECRET_FILES &&
+                check_expect(p, &st->expects[j], path) < 0)
                 return -1;
     }
     return 0;
@@ -2031,7 +2147,7 @@ struct scenario *scenario_parse(const char *file, const char *buf, size_t len, c
     }
     p.doc = &doc;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    static const char *const top[] = {"name", "description", "timeout", "segments", "hosts", "steps", "expect", NULL};
+    static const char *const top[] = {"name", "description", "timeout", "segments", "hosts", "steps", "triggers", "expect", NULL};
     int rc = 0;
     if (!root) {
         rc = perr(&p, 1, NULL, "the file is empty");
@@ -2057,7 +2173,8 @@ struct scenario *scenario_parse(const char *file, const char *buf, size_t len, c
         else if (!hosts)
             rc = perr(&p, lineof(root), NULL, "missing required key \"hosts\"");
         else if (parse_segments(&p, segs) < 0 || parse_hosts(&p, hosts) < 0 ||
-                 parse_steps(&p, map_get(&p, root, "steps", NULL)) < 0)
+                 parse_steps(&p, map_get(&p, root, "steps", NULL)) < 0 ||
+                 parse_triggers(&p, map_get(&p, root, "triggers", NULL)) < 0)
             rc = -1;
         if (rc == 0) {
             /* the final expectations are the last step */
@@ -2077,13 +2194,18 @@ struct scenario *scenario_parse(const char *file, const char *buf, size_t len, c
             for (size_t i = 0; i < s->n_hosts; i++)
                 cloud |= s->hosts[i].kind == SCN_EP_TERMINATOR;
             if (rc == 0 && (s->n_secrets || cloud)) {
-                struct scn_expect *xs = amalloc(a, (fin->n_expects + 1) * sizeof(struct scn_expect));
+                struct scn_expect *xs = amalloc(a, (fin->n_expects + 2) * sizeof(struct scn_expect));
                 if (fin->n_expects)
                     memcpy(xs, fin->expects, fin->n_expects * sizeof(*xs));
                 xs[fin->n_expects].kind = EXP_NO_SECRETS;
                 xs[fin->n_expects].line = 0;
                 fin->expects = xs;
                 fin->n_expects++;
+                if (cloud) { /* router nodes run sZTP: they keep secrets in files */
+                    xs[fin->n_expects].kind = EXP_SECRET_FILES;
+                    xs[fin->n_expects].line = 0;
+                    fin->n_expects++;
+                }
             }
         }
         if (rc == 0)

@@ -95,6 +95,7 @@ const char *scn_impl_name(enum scn_impl i);
 struct scn_segment {
     const char *name;
     enum scn_seg_kind kind;
+    unsigned loss;                /* percent of the frames the bridge drops at random (nftables), 0 = none */
     unsigned n_attached;          /* interfaces on it (filled by the checks) */
     int line;
 };
@@ -198,7 +199,7 @@ struct scn_node {
     const char *onboarding;       /* onboarding.json text, or NULL */
     const char *ha_peer;          /* host name of the other node, or NULL */
     const char *ha_interface;     /* the interface towards the peer */
-    unsigned ha_timeout;          /* seconds; 0 = ssr-node's default */
+    double ha_timeout;            /* seconds (0.1..3600, ms resolution); 0 = ssr-node's default */
     const char *proxy_user;       /* management-proxy credentials (proxy-auth), or NULL */
     const char *proxy_password;
     const char **args;            /* extra ssr-node arguments */
@@ -214,6 +215,8 @@ struct scn_node {
     const char *sztp_fault;       /* ssr-node --sztp-fault NAME, or NULL */
     const char *conductor;        /* its onboarding data's conductor, NULL = its mist host's */
     bool psk_wrong;               /* conductor-psk: wrong: Mist hands out another secret than the conductor's */
+    const char *conductor_fault;  /* ssr-node --conductor-fault NAME (csr-other-router), or NULL */
+    int cfault_line;
     int psk_line;                 /* its line */
     int sztp_line;                /* line of the first sZTP key written (0: none) */
 };
@@ -272,7 +275,8 @@ enum scn_exp_kind {
     EXP_CERTIFICATE,      /* ssr-node: valid (state/certs/router.pem checked by the lab) or none */
     EXP_INVENTORY,        /* conductor: {ROUTER/NODE: STATE} from its --state file */
     EXP_PEERED,           /* hub: exactly these identities (ROUTER.NODE) peered, from its --state file */
-    EXP_NO_SECRETS,       /* scenario-wide, added automatically: no secret in any log */
+    EXP_NO_SECRETS,       /* scenario-wide, added automatically: no secret in any log, capture, show answer, state file */
+    EXP_SECRET_FILES,     /* scenario-wide, added automatically with sZTP nodes: secret files 0600 */
     EXP_KIND_COUNT
 };
 
@@ -301,6 +305,7 @@ enum scn_action_kind {
     ACT_PROXY_FAULT,      /* mock-proxy: set fault switches (config rewritten, SIGHUP) */
     ACT_WRITE,            /* write a file in the host's artifact dir (e.g. a router's state) */
     ACT_CLAIM,            /* add a router node's claim to the EP terminator's claims file (SIGHUP) */
+    ACT_KILL,             /* SIGKILL a host's process (group) at once, as a power cut or a crash would */
     ACT_KIND_COUNT
 };
 
@@ -314,11 +319,24 @@ struct scn_action {
     struct scn_kv *kv;            /* proxy-fault: the switches */
     size_t n_kv;
     int line;
+    int col;                      /* with line: where it is written (actions run in that order) */
+};
+
+/* A step's or trigger's condition: `when: {HOST: STATE}` (a router node reached an sZTP or
+ * conductor state: its `event=sztp.state`/`event=conductor.state ... to=STATE` line since its last
+ * start, and the state is in its state file) or `when: {HOST: {logged: REGEX}}` (a line of the
+ * host's log since its last start matches). */
+struct scn_when {
+    const char *host;             /* NULL: no condition */
+    const char *state;            /* or */
+    const char *regex;
+    int line;
 };
 
 struct scn_step {
     const char *name;
     double at;                    /* seconds after the start of the run; <0 = as soon as the previous step held */
+    struct scn_when when;         /* the actions wait for it (steps); fire on it (triggers) */
     struct scn_action *actions;
     size_t n_actions;
     struct scn_expect *expects;
@@ -340,6 +358,8 @@ struct scenario {
     size_t n_hosts;
     struct scn_step *steps;       /* the file's steps, then the final `expect` as the last step */
     size_t n_steps;
+    struct scn_step *triggers;    /* `triggers:`: actions fired once each, whenever their when: holds during the run */
+    size_t n_triggers;
     const char **secrets;         /* every secret in the file (registration codes, passwords); the run adds
                                    * what it generates (OCRA keys, pre-shared secrets) */
     size_t n_secrets;

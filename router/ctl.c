@@ -188,9 +188,9 @@ static json_t *show_config(struct node *n)
     json_object_set_new(o, "network-interfaces", nis);
     json_object_set_new(o, "onboarding", onb);
     json_object_set_new(o, "state-dir", json_str_or_null(n->state_dir));
-    json_object_set_new(o, "ha", json_pack("{s:b, s:o, s:o, s:i}", "enabled", n->ha_enabled, "listen",
+    json_object_set_new(o, "ha", json_pack("{s:b, s:o, s:o, s:f}", "enabled", n->ha_enabled, "listen",
                                            json_str_or_null(n->ha_listen), "peer", json_str_or_null(n->ha_peer),
-                                           "timeout", (int)n->ha.timeout_s));
+                                           "timeout", n->ha.timeout_ms / 1000.0));
     return o;
 }
 
@@ -205,7 +205,8 @@ static json_t *show_ha(struct node *n, uint64_t now_ms)
     json_object_set_new(o, "listen", json_str_or_null(n->ha_listen));
     json_object_set_new(o, "peer", json_str_or_null(n->ha_peer));
     json_object_set_new(o, "expect-peer", json_str_or_null(h->expect_peer));
-    json_object_set_new(o, "timeout", json_integer(h->timeout_s));
+    json_object_set_new(o, "timeout", json_real(h->timeout_ms / 1000.0));
+    json_object_set_new(o, "heartbeat-ms", json_integer(h->heartbeat_ms));
     json_object_set_new(o, "instance", json_integer(h->instance));
     json_object_set_new(o, "seq-sent", json_integer((json_int_t)h->seq));
     json_object_set_new(o, "send-errors", json_integer((json_int_t)h->send_errors));

@@ -276,13 +276,16 @@ int ha_parse_endpoint(const char *s, struct sockaddr_in *sa)
     return 0;
 }
 
-void ha_init(struct ha *h, const char *router, const char *node, unsigned timeout_s)
+void ha_init(struct ha *h, const char *router, const char *node, unsigned timeout_ms)
 {
     memset(h, 0, sizeof *h);
     h->fd = -1;
     snprintf(h->router, sizeof h->router, "%s", router ? router : "");
     snprintf(h->node, sizeof h->node, "%s", node ? node : "");
-    h->timeout_s = timeout_s ? timeout_s : HA_DEFAULT_TIMEOUT_S;
+    h->timeout_ms = timeout_ms ? timeout_ms : HA_DEFAULT_TIMEOUT_MS;
+    h->heartbeat_ms = h->timeout_ms / 3 < HA_HEARTBEAT_MS ? h->timeout_ms / 3 : HA_HEARTBEAT_MS;
+    if (h->heartbeat_ms < HA_HEARTBEAT_MIN_MS)
+        h->heartbeat_ms = HA_HEARTBEAT_MIN_MS;
     if (getrandom(&h->instance, sizeof h->instance, 0) != (ssize_t)sizeof h->instance)
         h->instance = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
 }
@@ -330,7 +333,7 @@ int ha_send(struct ha *h, const struct ha_entry *e, size_t n, uint64_t now_ms)
 
     if (h->fd < 0)
         return 0;
-    h->next_send_ms = now_ms + HA_HEARTBEAT_MS;
+    h->next_send_ms = now_ms + h->heartbeat_ms;
     memset(&m, 0, sizeof m);
     snprintf(m.router, sizeof m.router, "%s", h->router);
     snprintf(m.node, sizeof m.node, "%s", h->node);
@@ -424,7 +427,7 @@ bool ha_peer_timed_out(struct ha *h, uint64_t now_ms)
 {
     if (!h->peer.known)
         return false;
-    if (now_ms - h->peer.seen_at_ms < (uint64_t)h->timeout_s * 1000u)
+    if (now_ms - h->peer.seen_at_ms < (uint64_t)h->timeout_ms)
         return false;
     h->peer.known = false;
     return true;
@@ -436,7 +439,7 @@ int64_t ha_next_timeout_ms(const struct ha *h, uint64_t now_ms)
     if (h->fd >= 0)
         t = h->next_send_ms > now_ms ? (int64_t)(h->next_send_ms - now_ms) : 0;
     if (h->peer.known) {
-        uint64_t dl = h->peer.seen_at_ms + (uint64_t)h->timeout_s * 1000u;
+        uint64_t dl = h->peer.seen_at_ms + (uint64_t)h->timeout_ms;
         int64_t p = dl > now_ms ? (int64_t)(dl - now_ms) : 0;
         if (t < 0 || p < t)
             t = p;

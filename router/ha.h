@@ -38,8 +38,9 @@
 #define HA_NAME_MAX 64         /* names: 1..63 printable ASCII bytes, no space, quote, backslash, '=' */
 #define HA_IFNAME_MAX 16       /* IFNAMSIZ */
 #define HA_LEASE_MAX 16        /* 1..15 bytes of [a-z] */
-#define HA_DEFAULT_TIMEOUT_S 3
-#define HA_HEARTBEAT_MS 1000
+#define HA_DEFAULT_TIMEOUT_MS 3000
+#define HA_HEARTBEAT_MS 1000     /* at most; a third of the timeout when that is shorter (>= 50 ms) */
+#define HA_HEARTBEAT_MIN_MS 50
 #define HA_MAX_LEASE_S 0x7fffffffu
 
 struct ha_entry {
@@ -94,7 +95,8 @@ struct ha {
     bool have_peer_sa;             /* false for a connected socket (socketpair in tests) */
     uint32_t instance;
     uint64_t seq;
-    unsigned timeout_s;
+    unsigned timeout_ms;           /* the peer is down after this long without a datagram */
+    unsigned heartbeat_ms;         /* datagrams at least this often */
     uint64_t next_send_ms;         /* next heartbeat */
     uint64_t sent, send_errors;
     struct ha_peer peer;
@@ -104,7 +106,7 @@ struct ha {
 int ha_parse_endpoint(const char *s, struct sockaddr_in *sa);
 
 /* Set up *h without a socket (fd = -1): names, timeout (0 = default), random instance. */
-void ha_init(struct ha *h, const char *router, const char *node, unsigned timeout_s);
+void ha_init(struct ha *h, const char *router, const char *node, unsigned timeout_ms);
 /* Open a non-blocking UDP socket bound to `listen`, sending to `peer`. Returns 0 or -errno. */
 int ha_open(struct ha *h, const struct sockaddr_in *listen, const struct sockaddr_in *peer);
 /* Use an already connected datagram socket (tests: socketpair(AF_UNIX, SOCK_DGRAM)). */

@@ -192,8 +192,8 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
         snprintf(err, errcap, "--ha-peer \"%.64s\": expected IPv4:PORT", opt->ha_peer);
         return -1;
     }
-    if (opt->ha_timeout_s > 3600) {
-        snprintf(err, errcap, "--ha-timeout %u: expected 1..3600 seconds", opt->ha_timeout_s);
+    if (opt->ha_timeout_ms > 3600000u) {
+        snprintf(err, errcap, "--ha-timeout %u ms: expected 0.1..3600 seconds", opt->ha_timeout_ms);
         return -1;
     }
     if (opt->mist_ca && !opt->phone_home_url && !opt->sztp) {
@@ -208,7 +208,7 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
     snprintf(n->state_dir, sizeof n->state_dir, "%s", opt->state_dir ? opt->state_dir : "");
     snprintf(n->ctl_path, sizeof n->ctl_path, "%s", opt->ctl_path ? opt->ctl_path : "");
     n->dhcp_apply = opt->dhcp_apply;
-    ha_init(&n->ha, n->cfg.router, n->name, opt->ha_timeout_s);
+    ha_init(&n->ha, n->cfg.router, n->name, opt->ha_timeout_ms);
     node_pick_expected_peer(n);
     if ((opt->device_id || opt->tpm) && !opt->sztp) {
         snprintf(err, errcap, "--device-id and --tpm go with --sztp");
@@ -272,13 +272,13 @@ void node_log_summary(const struct node *n)
     log_info("node.start",
              "router=%s node=%s config=\"%s\" management_proxy=%s mode=%s static_proxies=\"%s\" proxy_auth=%s "
              "dhcp_netifs=\"%s\" onboarding=%s onboarding_mode=%s onboarding_proxy=%s onboarded=%s ha=%s "
-             "ha_listen=%s ha_peer=%s ha_expect_peer=%s ha_timeout=%us ctl=\"%s\" state_dir=\"%s\" "
+             "ha_listen=%s ha_peer=%s ha_expect_peer=%s ha_timeout_ms=%u ctl=\"%s\" state_dir=\"%s\" "
              "phone_home=%s mist_ca=\"%s\"",
              n->cfg.router, n->name, n->config_path, n->cfg.enabled ? "enabled" : "disabled",
              mgmt_proxy_mode_name(n->cfg.mode), proxies, authq, netifs, n->have_onboarding ? "present" : "absent",
              n->have_onboarding ? onboarding_mode_name(n->ob.mode) : "-", obp, n->obst.onboarded ? "true" : "false",
              n->ha_enabled ? "on" : "off", n->ha_enabled ? n->ha_listen : "-", n->ha_enabled ? n->ha_peer : "-",
-             n->ha.expect_peer[0] ? n->ha.expect_peer : "any", n->ha.timeout_s, n->ctl_path, n->state_dir, phq,
+             n->ha.expect_peer[0] ? n->ha.expect_peer : "any", n->ha.timeout_ms, n->ctl_path, n->state_dir, phq,
              n->ph.ca_file[0] ? n->ph.ca_file : "-");
     if (n->have_onboarding) {
         for (size_t i = 0; i < n->ob.n_warnings; i++) {
@@ -589,8 +589,9 @@ int node_start_ha(struct node *n, int epfd)
         log_error("ha.open_failed", "listen=%s error=\"epoll: %s\"", n->ha_listen, strerror(-r));
         return r;
     }
-    log_info("ha.start", "listen=%s peer=%s expect_peer=%s timeout=%us instance=%u", n->ha_listen, n->ha_peer,
-             n->ha.expect_peer[0] ? n->ha.expect_peer : "any", n->ha.timeout_s, n->ha.instance);
+    log_info("ha.start", "listen=%s peer=%s expect_peer=%s timeout_ms=%u heartbeat_ms=%u instance=%u", n->ha_listen,
+             n->ha_peer, n->ha.expect_peer[0] ? n->ha.expect_peer : "any", n->ha.timeout_ms, n->ha.heartbeat_ms,
+             n->ha.instance);
     n->local_dirty = true; /* announce ourselves at once */
     return 0;
 }
@@ -769,8 +770,8 @@ void node_tick(struct node *n, uint64_t now_ms, time_t now)
     if (ha_peer_timed_out(&n->ha, now_ms)) {
         size_t k = proxy_table_remove_node(&n->table, n->ha.peer.node);
         n->peer_was_up = false;
-        log_warn("ha.peer.down", "peer=%s silent_for_ms=%llu timeout=%us entries_dropped=%zu", n->ha.peer.node,
-                 (unsigned long long)(now_ms - n->ha.peer.seen_at_ms), n->ha.timeout_s, k);
+        log_warn("ha.peer.down", "peer=%s silent_for_ms=%llu timeout_ms=%u entries_dropped=%zu", n->ha.peer.node,
+                 (unsigned long long)(now_ms - n->ha.peer.seen_at_ms), n->ha.timeout_ms, k);
         if (k)
             node_reselect(n, "ha.peer.timeout");
     }
@@ -778,7 +779,7 @@ void node_tick(struct node *n, uint64_t now_ms, time_t now)
     /* Leases that ran out (the DHCP client reports its own expiry too; this also covers the
      * peer's entries, whose lease time came over HA). */
     struct learned_proxy dropped[16];
-    size_t k = proxy_table_expire(&n->table, now, (time_t)n->ha.timeout_s + 1, dropped, 16);
+    size_t k = proxy_table_expire(&n->table, now, (time_t)(n->ha.timeout_ms / 1000u) + 1, dropped, 16);
     for (size_t i = 0; i < k && i < 16; i++) {
         char ap[32];
         addr_fmt(dropped[i].addr, dropped[i].port, ap, sizeof ap);

@@ -61,7 +61,7 @@ struct node_options {
     const char *ctl_path;
     const char *ha_listen;         /* "IP:PORT" or NULL */
     const char *ha_peer;
-    unsigned ha_timeout_s;         /* 0 = HA_DEFAULT_TIMEOUT_S */
+    unsigned ha_timeout_ms;        /* 0 = HA_DEFAULT_TIMEOUT_MS */
     bool dhcp_apply;               /* configure address/route on bound (default true) */
     const char *phone_home_url;    /* --phone-home-url: NULL = phone-home off */
     const char *mist_ca;           /* --mist-ca: the Mist root CA; NULL = system store */

@@ -304,8 +304,8 @@ static void print_config(const json_t *resp)
                json_is_true(json_object_get(ob, "onboarded")) ? "true" : "false");
     json_t *ha = json_object_get(c, "ha");
     if (json_is_true(json_object_get(ha, "enabled")))
-        printf("  ha: listen %s peer %s timeout %llds\n", jstr(ha, "listen", "-"), jstr(ha, "peer", "-"),
-               (long long)json_integer_value(json_object_get(ha, "timeout")));
+        printf("  ha: listen %s peer %s timeout %gs\n", jstr(ha, "listen", "-"), jstr(ha, "peer", "-"),
+               json_number_value(json_object_get(ha, "timeout")));
     else
         printf("  ha: off\n");
 }

@@ -63,16 +63,33 @@ static int usage_error(const char *fmt, ...)
     return 2;
 }
 
-static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+/* "2", "0.5", "1.25": seconds (at most 3 decimals) as milliseconds in [lo, hi]. */
+static int parse_seconds_ms(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
-    char *end;
-    errno = 0;
-    if (!s || *s < '0' || *s > '9')
+    unsigned long whole = 0, frac = 0, scale = 1000;
+    const char *p = s;
+    if (!p || *p < '0' || *p > '9')
         return -1;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
+    for (; *p >= '0' && *p <= '9'; p++)
+        if ((whole = whole * 10 + (unsigned long)(*p - '0')) > 1000000ul)
+            return -1;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (scale == 1)
+                return -1; /* more than 3 decimals */
+            scale /= 10;
+            frac += (unsigned long)(*p - '0') * scale;
+        }
+    }
+    if (*p)
         return -1;
-    *out = (unsigned)v;
+    unsigned long ms = whole * 1000ul + frac;
+    if (ms < lo || ms > hi)
+        return -1;
+    *out = (unsigned)ms;
     return 0;
 }
 
@@ -126,8 +143,8 @@ int main(int argc, char **argv)
             break;
         }
         case 'T':
-            if (parse_uint(optarg, 1, 3600, &opt.ha_timeout_s) < 0)
-                return usage_error("--ha-timeout \"%s\": expected 1..3600 seconds", optarg);
+            if (parse_seconds_ms(optarg, 100, 3600000u, &opt.ha_timeout_ms) < 0)
+                return usage_error("--ha-timeout \"%s\": expected 0.1..3600 seconds", optarg);
             break;
         case 'l':
             if (strcmp(optarg, "debug") == 0)

@@ -220,7 +220,7 @@ static void test_accept(void)
     static struct ha h;
     static struct ha_msg m;
     const char *why = NULL;
-    ha_init(&h, "r1", "a", 3);
+    ha_init(&h, "r1", "a", 3000);
     fill_msg(&m);
 
     strcpy(m.router, "r2");
@@ -257,7 +257,7 @@ static void test_peer_timeout(void)
 {
     static struct ha h;
     static struct ha_msg m;
-    ha_init(&h, "r1", "a", 3);
+    ha_init(&h, "r1", "a", 3000);
     fill_msg(&m);
     CU_ASSERT(!ha_peer_timed_out(&h, 100000)); /* never heard: nothing to time out */
     ZTP_ASSERT_EQ_INT(ha_accept(&h, &m, 10000, NULL), 0);
@@ -301,8 +301,8 @@ static void test_socketpair(void)
     CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0);
     nonblock(sv[0]);
     nonblock(sv[1]);
-    ha_init(&a, "r1", "a", 3);
-    ha_init(&b, "r1", "b", 3);
+    ha_init(&a, "r1", "a", 3000);
+    ha_init(&b, "r1", "b", 3000);
     ha_attach_fd(&a, sv[0]);
     ha_attach_fd(&b, sv[1]);
 
