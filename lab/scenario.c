@@ -135,6 +135,10 @@ static int perr(struct P *p, int line, const char *path, const char *fmt, ...)
         snprintf(p->err, p->errlen, "%s:%d: %s: %s", p->file, line, path, msg);
     else
         snprintf(p->err, p->errlen, "%s:%d: %s", p->file, line, msg);
+    /* one line, whatever the file's values hold (a quoted multi-line scalar, control bytes) */
+    for (char *c = p->err; *c; c++)
+        if ((unsigned char)*c < ' ' || *c == 0x7f)
+            *c = ' ';
     return -1;
 }
 
