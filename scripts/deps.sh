@@ -7,7 +7,7 @@ PKGS=(
   # build
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries
-  libcunit1-dev libjansson-dev libssl-dev libmicrohttpd-dev libmnl-dev libyaml-dev libtss2-dev libtpms-dev
+  libcunit1-dev libjansson-dev libssl-dev libmicrohttpd-dev libmnl-dev libyaml-dev libtss2-dev libtpms-dev uthash-dev
   # lab plumbing and real peers for interoperability tests
   iproute2 tcpdump tshark dnsmasq-base isc-dhcp-client busybox curl jq kea-admin squid
   swtpm swtpm-tools tpm2-tools kea-dhcp4-server tinyproxy openssl libxml2-utils

@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ztp/log.h"
@@ -99,50 +100,72 @@ static bool usable_by(struct dhcpd_lease_table *lt, const struct dhcpd_pool *p, 
     return !o || !dhcpd_lease_active(o, now) || is_mine(o, c);
 }
 
-/* A never-used address first (lowest), else the inactive entry that expired longest ago. */
-static bool find_free(struct dhcpd_lease_table *lt, const struct dhcpd_pool *p, int64_t now, struct in_addr *out)
+/* The allocator ranges of the lease table are the pools' ranges without the server and relay
+ * addresses; re-indexed only when the pools changed (a reload, a new config). */
+static int index_pools(const struct dhcpd_config *cfg, struct dhcpd_lease_table *lt)
 {
-    const struct dhcpd_lease *best = NULL;
-    for (uint32_t h = ntohl(p->start.s_addr); h <= ntohl(p->end.s_addr); h++) {
-        struct in_addr a = {.s_addr = htonl(h)};
-        if (assignable(p, a) && !dhcpd_leases_find_addr(lt, a)) {
-            *out = a;
-            return true;
-        }
-        if (h == UINT32_MAX)
-            break;
+    struct dhcpd_lease_range stack[16] = {0}, *r = stack;
+    int rc;
+    if (cfg->n_pools > sizeof stack / sizeof stack[0] && !(r = calloc(cfg->n_pools, sizeof *r)))
+        return -1;
+    for (size_t i = 0; i < cfg->n_pools; i++) {
+        const struct dhcpd_pool *p = &cfg->pools[i];
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].start = p->start;
+        r[i].end = p->end;
+        r[i].skip[r[i].n_skip++] = p->server;
+        if (p->relayed)
+            r[i].skip[r[i].n_skip++] = p->relay;
     }
-    for (size_t i = 0; i < lt->n; i++) {
-        const struct dhcpd_lease *l = &lt->v[i];
-        if (assignable(p, l->addr) && !dhcpd_lease_active(l, now) && (!best || l->expires < best->expires))
-            best = l;
-    }
-    if (!best)
+    rc = dhcpd_leases_set_ranges(lt, r, cfg->n_pools);
+    if (r != stack)
+        free(r);
+    return rc;
+}
+
+/* A never-used address first (the lowest), else the inactive entry that has been free the longest.
+ * Both come from the lease table's per-pool indexes: O(1) amortised, O(log n) for a reuse. */
+static bool find_free(const struct dhcpd_config *cfg, struct dhcpd_lease_table *lt, const struct dhcpd_pool *p,
+                      int64_t now, struct in_addr *out)
+{
+    size_t i = (size_t)(p - cfg->pools);
+    const struct dhcpd_lease *best;
+    if (i >= cfg->n_pools)
+        fatalx("dhcp.invariant", "reason=\"pool not in the config\" pool=%s", p->name);
+    if (index_pools(cfg, lt) < 0)
+        return false;
+    if (dhcpd_leases_unused(lt, i, out))
+        return true;
+    if (!(best = dhcpd_leases_oldest_free(lt, i, now)))
         return false;
     *out = best->addr;
     return true;
 }
 
-/* Make the entry for `a` belong to client `c` (which moves off any other address of this pool).
- * Returns the entry, in state DLEASE_FREE when it was not already the client's; NULL on ENOMEM. */
-static struct dhcpd_lease *claim(struct dhcpd_lease_table *lt, const struct dhcpd_pool *p, const struct client *c,
-                           const struct dhcp_msg *req, struct in_addr a)
+/* Make the entry for `a` belong to client `c` (which moves off `mine`, its entry in this pool, found
+ * by the caller with find_mine()). Returns the entry, in state DLEASE_FREE when it was not already
+ * the client's; NULL on ENOMEM. */
+static struct dhcpd_lease *claim(struct dhcpd_lease_table *lt, struct dhcpd_lease *mine, const struct client *c,
+                                 const struct dhcp_msg *req, struct in_addr a)
 {
-    struct dhcpd_lease *mine = find_mine(lt, p, c), *l;
+    struct dhcpd_lease *l;
+    bool added = false;
     if (mine && mine->addr.s_addr != a.s_addr)
         dhcpd_leases_remove(lt, mine);
     l = dhcpd_leases_find_addr(lt, a);
     if (l && is_mine(l, c))
         return l;
-    if (!l && !(l = dhcpd_leases_add(lt, a)))
+    if (!l) {
+        if (!(l = dhcpd_leases_add(lt, a)))
+            return NULL;
+        added = true;
+    }
+    if (dhcpd_leases_set_client(lt, l, c->by_cid, c->key, c->len, req->chaddr,
+                                req->hlen <= sizeof l->chaddr ? req->hlen : sizeof l->chaddr) < 0) {
+        if (added)
+            dhcpd_leases_remove(lt, l);
         return NULL;
-    l->state = DLEASE_FREE;
-    l->expires = 0;
-    l->by_client_id = c->by_cid;
-    memcpy(l->key, c->key, c->len);
-    l->key_len = (uint8_t)c->len;
-    l->hlen = req->hlen <= sizeof l->chaddr ? req->hlen : sizeof l->chaddr;
-    memcpy(l->chaddr, req->chaddr, l->hlen);
+    }
     return l;
 }
 
@@ -267,13 +290,13 @@ static void on_discover(const struct dhcpd_config *cfg, const struct dhcpd_pool 
     } else if (dhcp_has(req, DHO_REQUESTED_IP) && usable_by(lt, p, req->requested_ip, &c, now)) {
         a = req->requested_ip;
         res->reason = "requested address";
-    } else if (find_free(lt, p, now, &a)) {
+    } else if (find_free(cfg, lt, p, now, &a)) {
         res->reason = "free address";
     } else {
         none(res, true, "pool exhausted");
         return;
     }
-    if (!(l = claim(lt, p, &c, req, a))) {
+    if (!(l = claim(lt, mine, &c, req, a))) {
         none(res, true, "out of memory");
         return;
     }
@@ -340,7 +363,7 @@ static void on_request(const struct dhcpd_pool *p, struct dhcpd_lease_table *lt,
         nak(req, p, r, res, owner->state == DLEASE_DECLINED ? "address declined" : "address leased to another client");
         return;
     }
-    if (!(l = claim(lt, p, &c, req, want))) {
+    if (!(l = claim(lt, mine, &c, req, want))) {
         none(res, true, "out of memory");
         return;
     }
@@ -391,7 +414,7 @@ static void on_decline(const struct dhcpd_config *cfg, const struct dhcpd_pool *
         none(res, true, "declined address belongs to another client");
         return;
     }
-    if (!(l = claim(lt, p, &c, req, req->requested_ip))) {
+    if (!(l = claim(lt, find_mine(lt, p, &c), &c, req, req->requested_ip))) {
         none(res, true, "out of memory");
         return;
     }

@@ -258,6 +258,83 @@ static void test_offer_requested_and_exhausted(void)
     CU_ASSERT_TRUE(dhcpd_pool_in_range(&cfg.pools[0], r.yiaddr));
 }
 
+static struct in_addr offer_at(const uint8_t *mac, int64_t now, struct dhcpd_result *res)
+{
+    struct dhcp_msg m = req(DHCPDISCOVER, mac, "JuniperSSR", true), r;
+    *res = run_at("eth1", &m, &r, now);
+    return res->reply == DHCPD_OFFER ? r.yiaddr : (struct in_addr){0};
+}
+
+/* The allocator (indexed since issue 8) keeps the choices: a client's previous address, else a
+ * never-used one (the lowest), else the entry free the longest; never the server's address. */
+static void test_address_choice(void)
+{
+    static const uint8_t mac4[6] = {2, 0, 0, 0, 0, 4};
+    struct dhcpd_result res;
+    struct dhcp_msg m, r;
+    setup(base_cfg);
+    ZTP_ASSERT_EQ_STR(ipstr(dora(mac1, T0)), "198.18.10.100");
+    ZTP_ASSERT_EQ_STR(ipstr(dora(mac2, T0 + 10)), "198.18.10.101");
+    /* Both leases (6000 s) expired: a new client still gets the never-used address... */
+    ZTP_ASSERT_EQ_STR(ipstr(offer_at(mac3, T0 + 7000, &res)), "198.18.10.102");
+    ZTP_ASSERT_EQ_STR(res.reason, "free address");
+    /* ...and mac1 its previous one. */
+    ZTP_ASSERT_EQ_STR(ipstr(offer_at(mac1, T0 + 7000, &res)), "198.18.10.100");
+    ZTP_ASSERT_EQ_STR(res.reason, "client's address");
+    /* Nothing never-used left: the entry free the longest (mac2's) goes to a newcomer. */
+    ZTP_ASSERT_EQ_STR(ipstr(offer_at(mac4, T0 + 7000, &res)), "198.18.10.101");
+    ZTP_ASSERT_EQ_STR(res.reason, "free address");
+    CU_ASSERT_PTR_NULL(dhcpd_leases_find_client(&lt, (const uint8_t[]){1, 0xfa, 0x16, 0x3e, 0x14, 0xdb, 0x06}, 7, true,
+                                                0, UINT32_MAX));
+    /* Three offers outstanding: mac2 gets nothing. */
+    offer_at(mac2, T0 + 7000, &res);
+    ZTP_ASSERT_EQ_STR(res.reason, "pool exhausted");
+
+    /* A client moving to another address makes its old one never-used again: the next newcomer gets
+     * it before any entry is reused. */
+    setup(base_cfg);
+    dora(mac1, T0);                                   /* .100 */
+    dora(mac2, T0);                                   /* .101 */
+    m = req(DHCPREQUEST, mac1, "JuniperSSR", true);   /* expired, INIT-REBOOT with .102 */
+    dhcp_set_addr(&m, DHO_REQUESTED_IP, ip("198.18.10.102"));
+    res = run_at("eth1", &m, &r, T0 + 7000);
+    ZTP_ASSERT_EQ_INT(res.reply, DHCPD_ACK);
+    CU_ASSERT_PTR_NULL(dhcpd_leases_find_addr(&lt, ip("198.18.10.100")));
+    ZTP_ASSERT_EQ_STR(ipstr(offer_at(mac3, T0 + 7000, &res)), "198.18.10.100");
+
+    /* A release counts as free since its time: of two free entries the one released first is reused. */
+    setup(base_cfg);
+    dora(mac1, T0);                                   /* .100, bound until T0+6000 */
+    dora(mac2, T0);                                   /* .101 */
+    dora(mac3, T0);                                   /* .102 */
+    m = req(DHCPRELEASE, mac2, NULL, false);
+    m.ciaddr = ip("198.18.10.101");
+    run_at("eth1", &m, &r, T0 + 100);
+    m = req(DHCPRELEASE, mac3, NULL, false);
+    m.ciaddr = ip("198.18.10.102");
+    run_at("eth1", &m, &r, T0 + 50);
+    ZTP_ASSERT_EQ_STR(ipstr(offer_at(mac4, T0 + 200, &res)), "198.18.10.102");
+    ZTP_ASSERT_EQ_STR(ipstr(dora(mac2, T0 + 200)), "198.18.10.101"); /* its own, remembered */
+
+    /* The server's address inside the range is skipped; a declined address is held. */
+    setup("{\"pools\": [{\"interface\": \"eth1\", \"server\": \"198.18.10.101\", \"range\": "
+          "\"198.18.10.100-198.18.10.103\", \"subnet_mask\": \"255.255.255.0\"}], \"decline_time\": 300}");
+    ZTP_ASSERT_EQ_STR(ipstr(dora(mac1, T0)), "198.18.10.100");
+    ZTP_ASSERT_EQ_STR(ipstr(dora(mac2, T0)), "198.18.10.102");
+    m = req(DHCPDECLINE, mac2, NULL, false);
+    dhcp_set_addr(&m, DHO_REQUESTED_IP, ip("198.18.10.102"));
+    run_at("eth1", &m, &r, T0 + 1);
+    ZTP_ASSERT_EQ_STR(ipstr(offer_at(mac2, T0 + 2, &res)), "198.18.10.103");
+    offer_at(mac3, T0 + 2, &res);
+    ZTP_ASSERT_EQ_STR(res.reason, "pool exhausted");
+    /* Later both are free: mac2's unanswered offer of .103 (ran out at T0+32) before the declined
+     * .102 (held until T0+301). */
+    ZTP_ASSERT_EQ_STR(ipstr(offer_at(mac3, T0 + 400, &res)), "198.18.10.103");
+    ZTP_ASSERT_EQ_STR(ipstr(offer_at(mac4, T0 + 400, &res)), "198.18.10.102");
+    char err[256] = "";
+    ZTP_ASSERT_EQ_INT(dhcpd_leases_check(&lt, err, sizeof err), 0);
+}
+
 static void test_client_identity(void)
 {
     setup(base_cfg);
@@ -585,8 +662,8 @@ static void test_lease_persistence(void)
     dhcpd_leases_init(&t2);
     ZTP_ASSERT_EQ_INT(dhcpd_leases_load(&t2, path, err, sizeof err), 0);
     ZTP_ASSERT_EQ_INT(t2.n, 3);
-    for (size_t i = 0; i < lt.n; i++) {
-        struct dhcpd_lease *x = &lt.v[i], *y = dhcpd_leases_find_addr(&t2, x->addr);
+    for (struct dhcpd_lease *x = dhcpd_leases_first(&lt); x; x = dhcpd_leases_next(&lt, x)) {
+        struct dhcpd_lease *y = dhcpd_leases_find_addr(&t2, x->addr);
         CU_ASSERT_PTR_NOT_NULL_FATAL(y);
         ZTP_ASSERT_EQ_INT(y->state, x->state);
         ZTP_ASSERT_EQ_INT(y->expires, x->expires);
@@ -722,6 +799,7 @@ int main(void)
         {"Option 43 switches: END, always, echo, no proxy", test_option43_switches},
         {"requested address, exhausted pool, offer timeout", test_offer_requested_and_exhausted},
         {"client identity: option 61 else chaddr", test_client_identity},
+        {"address choice: previous, never-used, oldest free, skips", test_address_choice},
         {"REQUEST selecting/init-reboot -> ACK", test_request_ack},
         {"REQUEST -> NAK (wrong address, outside pool, other server)", test_request_nak},
         {"renew and rebind", test_renew_rebind},
