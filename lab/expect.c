@@ -300,7 +300,8 @@ int exp_host_addrs(struct topo *t, struct exp_host *h)
 
 bool exp_is_absence(const struct scn_expect *x)
 {
-    return x->kind == EXP_NOT_LOGGED || x->kind == EXP_NO_SECRETS || x->kind == EXP_INTERNET_DIRECT;
+    return x->kind == EXP_NOT_LOGGED || x->kind == EXP_NO_SECRETS || x->kind == EXP_SECRET_FILES ||
+           x->kind == EXP_INTERNET_DIRECT;
 }
 
 static void join_list(char *dst, size_t cap, const char *const *l, size_t n, const char *sep, const char *empty)
@@ -394,7 +395,11 @@ void exp_describe(const struct scn_expect *x, struct exp_state *st)
         break;
     case EXP_NO_SECRETS:
         snprintf(st->want, sizeof(st->want), "no secret (the file's, the generated OCRA keys and pre-shared secrets) in "
-                                             "any log, timeline.txt or summary.json");
+                                             "any log, timeline.txt, capture, ssr-cli show answer, state file or summary.json");
+        break;
+    case EXP_SECRET_FILES:
+        snprintf(st->want, sizeof(st->want), "secret files 0600 (state/secrets/ 0700), nothing in state/ writable by others");
+        st->fault_host = NULL;
         break;
     case EXP_DECODED:
         join_list(l, sizeof(l), x->list, x->n_list, " | ", "");
@@ -703,59 +708,337 @@ static void eval_direct(struct exp_ctx *c, struct exp_state *st, double now_rel)
 }
 
 /* no-secrets: no secret of the scenario file nor any the run generated (OCRA keys, pre-shared
- * secrets) in logs/, the proxies' access logs, timeline.txt, and the summary about to be written. */
-static void eval_secrets(struct exp_ctx *c, struct exp_state *st)
+ * secrets) in logs/, the proxies' access logs, timeline.txt, the captures (pcap/: the raw bytes, and
+ * tcpdump's decodes), what `ssr-cli show` answered at the end (HOST/show/), every router node's
+ * state/ tree (its JSON files, and the sealed blobs: a sealed secret is not its plain text), and the
+ * summary about to be written. Each secret is looked for as written, and a hex secret (OCRA keys,
+ * pre-shared secrets) also as the bytes it encodes. HTTP Basic credentials (`Authorization: Basic
+ * B64`, `Proxy-Authorization: Basic B64`) are decoded wherever they appear: a secret inside one is a
+ * finding, except a proxy password inside a capture: the router sends it to its proxy in every
+ * CONNECT in a Proxy-Authorization header, base64 and unencrypted (the CONNECT precedes TLS), by
+ * design of HTTP Basic authentication. Those are counted in `got`, never failed. */
+#define SECRET_FILE_MAX (256u * 1024u * 1024u)
+
+struct sec_file {
+    char *path;
+    bool pcap;                    /* a capture: a proxy password in Basic credentials is by design */
+};
+
+static void sec_add(struct sec_file **fs, size_t *n, size_t *cap, const char *path, bool pcap)
 {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/logs", c->artifacts);
-    size_t nsec = c->s->n_secrets + c->n_secrets;
-    st->pass = true;
-    snprintf(st->got, sizeof(st->got), "none found in logs/, the access logs, timeline.txt%s (%zu secrets)",
-             c->summary_text ? " and summary.json" : "", nsec);
-    const char *files[256];
-    char *owned[256];
-    size_t n = 0;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        struct sec_file *nf = realloc(*fs, *cap * sizeof(**fs));
+        if (!nf)
+            return;
+        *fs = nf;
+    }
+    (*fs)[*n].path = strdup(path);
+    (*fs)[*n].pcap = pcap;
+    if ((*fs)[*n].path)
+        (*n)++;
+}
+
+/* every regular file under dir (depth-bounded), no symlinks followed */
+static void sec_add_tree(struct sec_file **fs, size_t *n, size_t *cap, const char *dir, int depth, bool pcap)
+{
     DIR *d = opendir(dir);
     struct dirent *de;
-    while (d && (de = readdir(d)) && n < 200) {
-        if (de->d_name[0] == '.')
+    while (d && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         char p[PATH_MAX];
         snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-        owned[n] = strdup(p);
-        files[n] = owned[n];
-        n++;
+        struct stat sb;
+        if (lstat(p, &sb) < 0)
+            continue;
+        if (S_ISDIR(sb.st_mode) && depth > 0)
+            sec_add_tree(fs, n, cap, p, depth - 1, pcap);
+        else if (S_ISREG(sb.st_mode))
+            sec_add(fs, n, cap, p, pcap);
     }
     if (d)
         closedir(d);
-    for (size_t i = 0; i < c->n_hosts && n < 250; i++)
-        if (c->hosts[i].access_log[0]) {
-            owned[n] = NULL;
-            files[n++] = c->hosts[i].access_log;
-        }
-    char tl[PATH_MAX];
-    snprintf(tl, sizeof(tl), "%s/timeline.txt", c->artifacts);
-    owned[n] = NULL;
-    files[n++] = tl;
-    for (size_t k = 0; k < nsec && st->pass; k++) {
-        const char *sec = k < c->s->n_secrets ? c->s->secrets[k] : c->secrets[k - c->s->n_secrets];
-        const char *where = NULL;
-        for (size_t i = 0; i < n && !where; i++)
-            if (file_contains(files[i], sec))
-                where = strncmp(files[i], c->artifacts, strlen(c->artifacts)) == 0 ? files[i] + strlen(c->artifacts) + 1
-                                                                                    : files[i];
-        if (!where && c->summary_text && strstr(c->summary_text, sec))
-            where = "summary.json";
-        if (where) {
-            char m[64];
-            mask_secret(sec, m, sizeof(m));
-            snprintf(st->got, sizeof(st->got), "secret %s found in %s", m, where);
-            st->pass = false;
-            st->fault_host = NULL;
+}
+
+static int hexval(int ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* A hex secret of at least 16 digits: its bytes into out (cap >= strlen/2). Returns the length or 0. */
+static size_t hex_bytes(const char *s, unsigned char *out, size_t cap)
+{
+    size_t l = strlen(s);
+    if (l < 16 || l % 2 || l / 2 > cap)
+        return 0;
+    for (size_t i = 0; i < l; i += 2) {
+        int a = hexval((unsigned char)s[i]), b = hexval((unsigned char)s[i + 1]);
+        if (a < 0 || b < 0)
+            return 0;
+        out[i / 2] = (unsigned char)(a * 16 + b);
+    }
+    return l / 2;
+}
+
+/* True when sec is a proxy password of the scenario (proxy users, a node's proxy-auth, a
+ * `management-proxy password` config line). */
+static bool is_proxy_password(const struct scenario *s, const char *sec)
+{
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        const struct scn_host *h = &s->hosts[i];
+        for (size_t k = 0; k < h->proxy.n_users; k++)
+            if (h->proxy.users[k].password && !strcmp(h->proxy.users[k].password, sec))
+                return true;
+        if (h->kind != SCN_SSR_NODE)
+            continue;
+        if (h->node.proxy_password && !strcmp(h->node.proxy_password, sec))
+            return true;
+        const char *cf = h->node.config, *k = cf ? strstr(cf, "management-proxy password ") : NULL;
+        if (k) {
+            k += strlen("management-proxy password ");
+            size_t l = strcspn(k, " \t\r\n");
+            if (l == strlen(sec) && !strncmp(k, sec, l))
+                return true;
         }
     }
+    return false;
+}
+
+/* Decode one base64 token (stops at the first character that is not base64). Returns the length. */
+static size_t b64_decode(const char *in, size_t inlen, unsigned char *out, size_t cap)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned acc = 0, bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < inlen && o < cap; i++) {
+        const char *p = in[i] ? strchr(tab, in[i]) : NULL;
+        if (!p)
+            break;
+        acc = (acc << 6) | (unsigned)(p - tab);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return o;
+}
+
+static void eval_secrets(struct exp_ctx *c, struct exp_state *st)
+{
+    const struct scenario *s = c->s;
+    size_t nsec = s->n_secrets + c->n_secrets;
+    struct sec_file *fs = NULL;
+    size_t n = 0, cap = 0;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/logs", c->artifacts);
+    sec_add_tree(&fs, &n, &cap, dir, 0, false);
+    for (size_t i = 0; i < c->n_hosts; i++)
+        if (c->hosts[i].access_log[0])
+            sec_add(&fs, &n, &cap, c->hosts[i].access_log, false);
+    snprintf(dir, sizeof(dir), "%s/timeline.txt", c->artifacts);
+    sec_add(&fs, &n, &cap, dir, false);
+    snprintf(dir, sizeof(dir), "%s/pcap", c->artifacts);
+    sec_add_tree(&fs, &n, &cap, dir, 0, true);
+    size_t npcap = n;
+    for (size_t i = 0; i < c->n_hosts; i++) {
+        if (c->hosts[i].h->kind != SCN_SSR_NODE)
+            continue;
+        snprintf(dir, sizeof(dir), "%s/%s/show", c->artifacts, c->hosts[i].h->name);
+        sec_add_tree(&fs, &n, &cap, dir, 0, false);
+        if (c->hosts[i].state_dir[0])
+            sec_add_tree(&fs, &n, &cap, c->hosts[i].state_dir, 3, false);
+    }
+    size_t ncap = 0, nshow = 0, nstate = 0;
+    for (size_t i = 0; i < n; i++) {
+        ncap += strstr(fs[i].path, "/pcap/") != NULL;
+        nshow += strstr(fs[i].path, "/show/") != NULL;
+        nstate += strstr(fs[i].path, "/state/") != NULL;
+    }
+    (void)npcap;
+    st->pass = true;
+    unsigned basic_by_design = 0;
+    char where[PATH_MAX + 64] = "";
+    const char *found = NULL;
+    for (size_t i = 0; i < n && st->pass; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        if (read_file_max(fs[i].path, SECRET_FILE_MAX, &buf, &len) < 0)
+            continue;
+        const char *rel = !strncmp(fs[i].path, c->artifacts, strlen(c->artifacts)) ? fs[i].path + strlen(c->artifacts) + 1
+                                                                                    : fs[i].path;
+        for (size_t k = 0; k < nsec && !found; k++) {
+            const char *sec = k < s->n_secrets ? s->secrets[k] : c->secrets[k - s->n_secrets];
+            unsigned char raw[128];
+            size_t rl = hex_bytes(sec, raw, sizeof(raw));
+            if (memmem(buf, len, sec, strlen(sec))) {
+                found = sec;
+                snprintf(where, sizeof(where), "%s", rel);
+            } else if (rl && memmem(buf, len, raw, rl)) {
+                found = sec;
+                snprintf(where, sizeof(where), "%s (as the bytes its hex encodes)", rel);
+            }
+        }
+        /* Basic credentials, wherever they are */
+        for (size_t off = 0; !found && off + 20 < len;) {
+            const char *hit = memmem(buf + off, len - off, "uthorization: Basic ", 20);
+            if (!hit) {
+                hit = memmem(buf + off, len - off, "uthorization: basic ", 20);
+                if (!hit)
+                    break;
+            }
+            const char *tok = hit + 20;
+            unsigned char dec[512];
+            size_t dl = b64_decode(tok, len - (size_t)(tok - buf), dec, sizeof(dec) - 1);
+            dec[dl] = 0;
+            bool proxy_pw = false;
+            for (size_t k = 0; k < nsec && !found; k++) {
+                const char *sec = k < s->n_secrets ? s->secrets[k] : c->secrets[k - s->n_secrets];
+                if (!memmem(dec, dl, sec, strlen(sec)))
+                    continue;
+                if (fs[i].pcap && is_proxy_password(s, sec)) {
+                    proxy_pw = true;
+                    continue;
+                }
+                found = sec;
+                snprintf(where, sizeof(where), "%s (base64 in an Authorization: Basic header)", rel);
+            }
+            basic_by_design += proxy_pw;
+            off = (size_t)(tok - buf);
+        }
+        free(buf);
+        if (found)
+            st->pass = false;
+    }
+    if (!found && c->summary_text) {
+        for (size_t k = 0; k < nsec && !found; k++) {
+            const char *sec = k < s->n_secrets ? s->secrets[k] : c->secrets[k - s->n_secrets];
+            if (strstr(c->summary_text, sec)) {
+                found = sec;
+                snprintf(where, sizeof(where), "summary.json");
+                st->pass = false;
+            }
+        }
+    }
+    if (found) {
+        char m[64];
+        mask_secret(found, m, sizeof(m));
+        snprintf(st->got, sizeof(st->got), "secret %s found in %s", m, where);
+        st->fault_host = NULL;
+    } else {
+        size_t o = (size_t)snprintf(st->got, sizeof(st->got),
+                                    "none found in logs/, the access logs, timeline.txt, %zu capture files (raw bytes), %zu "
+                                    "ssr-cli show answers, %zu state files%s (%zu secrets, hex ones also as bytes)",
+                                    ncap, nshow, nstate, c->summary_text ? " and summary.json" : "", nsec);
+        if (basic_by_design && o < sizeof(st->got))
+            snprintf(st->got + o, sizeof(st->got) - o,
+                     "; %u Proxy-Authorization: Basic headers in the captures carry the proxy password (HTTP Basic to "
+                     "the proxy, before TLS: by design)",
+                     basic_by_design);
+    }
     for (size_t i = 0; i < n; i++)
-        free(owned[i]);
+        free(fs[i].path);
+    free(fs);
+}
+
+/* secret-files: every router node's state/secrets/ is 0700 and each file in it a regular file of
+ * mode 0600; nothing under its state/ is writable by group or others; the files the lab writes
+ * with secrets in them (router.conf, onboarding.json, a mist host's registry.json, a conductor's
+ * conductor.json, a mock proxy's users) are 0600. */
+static void check_mode(const char *path, unsigned want, unsigned forbid, bool need, char *bad, size_t cap, unsigned *n)
+{
+    struct stat sb;
+    if (lstat(path, &sb) < 0) {
+        if (need && !bad[0])
+            snprintf(bad, cap, "%s: missing", path);
+        return;
+    }
+    (*n)++;
+    unsigned m = (unsigned)(sb.st_mode & 07777);
+    if (bad[0])
+        return;
+    if (want && m != want)
+        snprintf(bad, cap, "%s has mode %04o, not %04o", path, m, want);
+    else if (m & forbid)
+        snprintf(bad, cap, "%s has mode %04o (writable by group or others)", path, m);
+}
+
+static void check_tree_modes(const char *dir, int depth, char *bad, size_t cap, unsigned *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) && !bad[0]) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        bool secrets = strlen(dir) >= 8 && !strcmp(dir + strlen(dir) - 8, "/secrets");
+        struct stat sb;
+        if (lstat(p, &sb) < 0)
+            continue;
+        if (secrets && de->d_name[0] != '.' && !S_ISREG(sb.st_mode)) {
+            snprintf(bad, cap, "%s is not a regular file", p);
+            break;
+        }
+        check_mode(p, secrets && de->d_name[0] != '.' ? 0600 : 0, 0022, false, bad, cap, n);
+        if (S_ISDIR(sb.st_mode) && depth > 0)
+            check_tree_modes(p, depth - 1, bad, cap, n);
+    }
+    if (d)
+        closedir(d);
+}
+
+static void eval_secret_files(struct exp_ctx *c, struct exp_state *st)
+{
+    char bad[PATH_MAX + 96] = "", p[PATH_MAX + 32];
+    unsigned n = 0, nsealed = 0;
+    for (size_t i = 0; i < c->n_hosts; i++) {
+        const struct scn_host *h = c->hosts[i].h;
+        const char *lab_secret[3] = {NULL, NULL, NULL};
+        switch (h->kind) {
+        case SCN_SSR_NODE:
+            lab_secret[0] = "router.conf";
+            if (h->node.onboarding)
+                lab_secret[1] = "onboarding.json";
+            if (c->hosts[i].state_dir[0]) {
+                snprintf(p, sizeof(p), "%s/secrets", c->hosts[i].state_dir);
+                struct stat sb;
+                if (lstat(p, &sb) == 0) {
+                    check_mode(p, 0700, 0, false, bad, sizeof(bad), &n);
+                    DIR *d = opendir(p);
+                    struct dirent *de;
+                    while (d && (de = readdir(d)))
+                        nsealed += de->d_name[0] != '.';
+                    if (d)
+                        closedir(d);
+                }
+                check_tree_modes(c->hosts[i].state_dir, 3, bad, sizeof(bad), &n);
+            }
+            break;
+        case SCN_MIST: lab_secret[0] = "registry.json"; break;
+        case SCN_CONDUCTOR: lab_secret[0] = "conductor.json"; break;
+        case SCN_PROXY:
+            if (h->impl == SCN_IMPL_MOCK && h->proxy.n_users)
+                lab_secret[0] = "users";
+            break;
+        default: break;
+        }
+        for (size_t k = 0; k < 2 && lab_secret[k]; k++) {
+            snprintf(p, sizeof(p), "%s/%s/%s", c->artifacts, h->name, lab_secret[k]);
+            check_mode(p, 0600, 0, false, bad, sizeof(bad), &n);
+        }
+    }
+    st->pass = !bad[0];
+    if (bad[0]) {
+        const char *rel = !strncmp(bad, c->artifacts, strlen(c->artifacts)) ? bad + strlen(c->artifacts) + 1 : bad;
+        snprintf(st->got, sizeof(st->got), "%s", rel);
+    } else {
+        snprintf(st->got, sizeof(st->got),
+                 "%u sealed secret files 0600 in 0700 state/secrets/, nothing in state/ writable by others, the lab's "
+                 "secret-bearing files 0600 (%u paths checked)",
+                 nsealed, n);
+    }
 }
 
 /* decoded: tcpdump's verbose decode of the segment's capture so far (pcap/SEG.txt), then regexes */
@@ -901,7 +1184,15 @@ static void eval_stored(struct exp_host *eh, struct exp_state *st)
         struct dirent *de;
         while (d && (de = readdir(d)) && n < 64) {
             if (de->d_name[0] == '.')
-                continue; /* ".", "..", an atomic write's temporary file */
+                continue; /* ".", ".." */
+            const char *tmp = strstr(de->d_name, ".tmp.");
+            if (tmp && tmp[5] && strspn(tmp + 5, "0123456789") == strlen(tmp + 5)) {
+                /* atomic_write_file's NAME.tmp.PID: a write that was interrupted (the process was
+                 * killed between creating it and renaming it) and that nobody cleaned up */
+                if (!bad[0])
+                    snprintf(bad, sizeof(bad), "; %s/%s is left over from an interrupted write", dirs[k].dir, de->d_name);
+                continue;
+            }
             size_t l = strlen(de->d_name), el = strlen(dirs[k].ext);
             if (l > el && !strcmp(de->d_name + l - el, dirs[k].ext))
                 l -= el;
@@ -1336,12 +1627,17 @@ out:
 }
 
 /* The last value of field in the lines of path that match event (logfmt), or NULL. */
-static const char *last_field(const char *path, const char *event, const char *field, char *dst, size_t cap)
+/* The last value of field in the event's lines; *distinct (when not NULL) counts the different
+ * values seen (a node that made, loaded or reused its key across restarts logs the same one). */
+static const char *last_field(const char *path, const char *event, const char *field, char *dst, size_t cap,
+                              unsigned *distinct)
 {
     FILE *f = fopen(path, "r");
+    if (distinct)
+        *distinct = 0;
     if (!f)
         return NULL;
-    char *line = NULL, ev[64], v[256];
+    char *line = NULL, ev[64], v[256], seen[8][256];
     size_t lc = 0;
     bool found = false;
     while (getline(&line, &lc, f) >= 0)
@@ -1349,6 +1645,13 @@ static const char *last_field(const char *path, const char *event, const char *f
             exp_logfmt_get(line, field, v, sizeof(v))) {
             snprintf(dst, cap, "%s", v);
             found = true;
+            if (distinct) {
+                bool known = false;
+                for (unsigned i = 0; i < *distinct && i < 8; i++)
+                    known |= !strcmp(seen[i], v);
+                if (!known && *distinct < 8)
+                    snprintf(seen[(*distinct)++], sizeof(seen[0]), "%s", v);
+            }
         }
     free(line);
     fclose(f);
@@ -1395,8 +1698,12 @@ static void eval_certificate(struct exp_ctx *c, struct exp_host *eh, struct exp_
         }
         json_decref(j);
     }
-    const char *want_pub = last_field(eh->log, "conductor.key", "pubkey_sha256", pub, sizeof(pub));
-    if (r1 < 0 || r2 < 0) {
+    unsigned nkeys = 0;
+    const char *want_pub = last_field(eh->log, "conductor.key", "pubkey_sha256", pub, sizeof(pub), &nkeys);
+    if (nkeys > 1) {
+        /* every event=conductor.key line (created, then loaded or reused after restarts) names one key */
+        snprintf(st->got, sizeof(st->got), "the node logged %u different keys (pubkey_sha256 of event=conductor.key)", nkeys);
+    } else if (r1 < 0 || r2 < 0) {
         snprintf(st->got, sizeof(st->got), "the run's pki/ has no conductor CA chain (%s)", strerror(-(r1 < 0 ? r1 : r2)));
     } else if (!want_serial) {
         snprintf(st->got, sizeof(st->got), "the staging conductor's inventory has no serial for %s/%s", n->router, n->node);
@@ -1406,7 +1713,7 @@ static void eval_certificate(struct exp_ctx *c, struct exp_host *eh, struct exp_
     } else {
         snprintf(st->got, sizeof(st->got), "valid: %s.%s, %s, issued by the conductor signing CA (staging inventory), %s",
                  n->router, n->node, why,
-                 want_pub ? "the node's own key (pubkey_sha256 of event=conductor.key)"
+                 want_pub ? "the node's own key, the same in every event=conductor.key line (pubkey_sha256)"
                           : "key not compared (the node logs no pubkey_sha256)");
         st->pass = true;
     }
@@ -1494,6 +1801,9 @@ void exp_eval(struct exp_ctx *c, struct exp_state *st, double now_rel)
         break;
     case EXP_NO_SECRETS:
         eval_secrets(c, st);
+        break;
+    case EXP_SECRET_FILES:
+        eval_secret_files(c, st);
         break;
     case EXP_DECODED:
         eval_decoded(c, st);

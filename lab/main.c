@@ -2,6 +2,7 @@
  *
  *   lab list
  *   lab run NAME|FILE... | --all [--jobs N] [--junit FILE] [--artifacts DIR] [--keep] [--shard I/N] [--verbose]
+ *           [--valgrind HOST[,HOST...]]   the hosts' processes under valgrind memcheck (run.h)
  *   lab up NAME              leave the scenario's topology and processes running (root only)
  *   lab exec NAME HOST -- CMD...
  *   lab down NAME
@@ -37,6 +38,7 @@
 #define USAGE                                                                                                         \
     "usage: lab list\n"                                                                                               \
     "       lab run NAME|FILE... | --all [--jobs N] [--junit FILE] [--artifacts DIR] [--keep] [--shard I/N] [--verbose]\n" \
+    "               [--valgrind HOST[,HOST...]]   (or $LAB_VALGRIND; a build without ZTP_SANITIZE)\n"            \
     "       lab up NAME [--artifacts DIR]\n"                                                                          \
     "       lab exec NAME HOST -- CMD [ARG...]\n"                                                                     \
     "       lab down NAME\n"                                                                                          \
@@ -231,10 +233,10 @@ struct job {
 };
 
 static int run_all(struct job *jobs, size_t n, unsigned njobs, const char *artifacts, const char *junit, bool keep,
-                   bool verbose)
+                   bool verbose, const char *valgrind)
 {
     struct run_opts o = {.bin_dir = bin_dir, .artifacts_root = artifacts, .keep = keep, .verbose = verbose,
-                         .out = stdout, .cancel = &cancel, .mode = mode};
+                         .out = stdout, .cancel = &cancel, .mode = mode, .valgrind = valgrind && *valgrind ? valgrind : NULL};
     setvbuf(stdout, NULL, _IOLBF, 0);
     double t0 = proc_now();
     if (njobs <= 1 || n == 1) {
@@ -363,10 +365,11 @@ static int cmd_run(int argc, char **argv, bool up)
     static const struct option lo[] = {{"all", no_argument, NULL, 'a'},       {"jobs", required_argument, NULL, 'j'},
                                        {"junit", required_argument, NULL, 'J'}, {"artifacts", required_argument, NULL, 'A'},
                                        {"keep", no_argument, NULL, 'k'},       {"shard", required_argument, NULL, 'S'},
-                                       {"verbose", no_argument, NULL, 'v'},    {NULL, 0, NULL, 0}};
+                                       {"verbose", no_argument, NULL, 'v'},    {"valgrind", required_argument, NULL, 'V'},
+                                       {NULL, 0, NULL, 0}};
     bool all = false, keep = up, verbose = false;
     unsigned njobs = 1, shard_i = 0, shard_n = 0;
-    const char *junit = NULL;
+    const char *junit = NULL, *valgrind = getenv("LAB_VALGRIND");
     char artifacts[PATH_MAX];
     default_artifacts(artifacts, sizeof(artifacts));
     int c;
@@ -387,6 +390,7 @@ static int cmd_run(int argc, char **argv, bool up)
                 return usage("--shard takes I/N with 1 <= I <= N (e.g. --shard 2/4)");
             break;
         case 'v': verbose = true; break;
+        case 'V': valgrind = optarg; break;
         default: return usage(NULL);
         }
     }
@@ -472,7 +476,7 @@ static int cmd_run(int argc, char **argv, bool up)
         free(runs);
     }
     if (rc == 0) {
-        rc = run_all(jobs, n, njobs, artifacts, junit, keep, verbose);
+        rc = run_all(jobs, n, njobs, artifacts, junit, keep, verbose, valgrind);
         if (keep && rc != 130)
             printf("\nlab: %s stays up: `lab exec %s HOST -- CMD` to look inside, `lab down %s` to remove it\n",
                    jobs[0].s->name, jobs[0].s->name, jobs[0].s->name);

@@ -38,6 +38,8 @@
 #define STOP_GRACE_MS 2000
 #define START_TIMEOUT_MS 5000
 #define TAIL_LINES 12
+#define VG_SLOWDOWN 8              /* --valgrind: start and stop bounds, the scenario's timeout x this (x4) */
+#define VG_ERROR_EXIT 99
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 
@@ -211,6 +213,8 @@ struct rhost {
     off_t log_start;               /* the log's size when it was (re)started */
     unsigned gen;                  /* starts so far (atomic) */
     unsigned killed_gen;           /* the start a trigger's kill: ended (atomic) */
+    bool vg;                       /* runs under valgrind memcheck (--valgrind) */
+    struct av vgargv;              /* valgrind's argv + the component's */
 };
 
 /* A condition being watched (a trigger, or the current step's when:), see watcher_main. */
@@ -270,7 +274,9 @@ struct run {
     pthread_t watcher;
     bool watcher_on;
     int w_stop;                    /* atomic */
+    unsigned w_pass;               /* atomic: the watcher's passes over the watches so far */
     bool in_service;
+    bool vg_any;                   /* a host runs under valgrind */
 };
 
 static void out(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -694,12 +700,31 @@ static int build_topology(struct run *r)
  * forward hook) that counts every frame the bridge forwards and drops N % of them at random
  * (`numgen random mod 100 < N`): both directions, every protocol (DHCP, TCP, the HA datagrams).
  * The ruleset is written to pcap/../SEG.nft and loaded with `nft -f` inside the namespace. */
+/* prog's full path in $PATH (and /usr/sbin, /sbin: nft lives there) into dst, or NULL */
+static const char *in_path(const char *prog, char *dst, size_t cap)
+{
+    const char *path = getenv("PATH");
+    char all[4096];
+    snprintf(all, sizeof(all), "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
+    for (const char *p = all; *p;) {
+        size_t n = strcspn(p, ":");
+        snprintf(dst, cap, "%.*s/%s", (int)n, p, prog);
+        if (n && access(dst, X_OK) == 0)
+            return dst;
+        p += n + (p[n] == ':');
+    }
+    return NULL;
+}
+
 static int apply_loss(struct run *r)
 {
     for (size_t i = 0; i < r->s->n_segments; i++) {
         const struct scn_segment *g = &r->s->segments[i];
         if (!g->loss)
             continue;
+        char nft[PATH_MAX];
+        if (!in_path("nft", nft, sizeof(nft)) && (r->skip = true))
+            return fail(r, "segment %s: loss: needs nft (Debian package nftables), which is not installed", g->name);
         char host[TOPO_HOST_MAX + 1], ns[TOPO_NSNAME_MAX + 1], file[PATH_MAX], log[PATH_MAX], txt[512], err[256];
         snprintf(host, sizeof(host), "s-%s", g->name);
         topo_host_ns(r->t, host, ns, sizeof(ns));
@@ -712,14 +737,14 @@ static int apply_loss(struct run *r)
                  g->name, g->loss, g->loss);
         if (write_text(file, txt) < 0)
             return fail(r, "%s: cannot write", file);
-        char *argv[] = {"nft", "-f", file, NULL};
+        char *argv[] = {nft, "-f", file, NULL};
         struct proc_spec ps = {.name = "nft", .nsname = ns, .argv = argv, .log_path = log};
         int rc = proc_run(&ps, 5000, err, sizeof(err));
         if (rc != 0)
             return fail(r, "segment %s: loss %u %%: nft -f failed (%s; see logs/loss-%s.log; is nftables installed?)", g->name,
                         g->loss, rc < 0 ? err : "exit status", g->name);
         out(r, "  %+8.3fs  %-10s %-20s %u %% of the frames dropped at random (nftables, bridge forward)\n", rel(r), g->name,
-            "lab: loss");
+            "lab: loss", g->loss);
     }
     return 0;
 }
@@ -735,7 +760,10 @@ static void report_loss(struct run *r)
         snprintf(host, sizeof(host), "s-%s", g->name);
         topo_host_ns(r->t, host, ns, sizeof(ns));
         snprintf(log, sizeof(log), "%s/logs/loss-%s.log", r->art, g->name);
-        char *argv[] = {"nft", "list", "table", "bridge", "ztp_lab_loss", NULL};
+        char nft[PATH_MAX];
+        if (!in_path("nft", nft, sizeof(nft)))
+            continue;
+        char *argv[] = {nft, "list", "table", "bridge", "ztp_lab_loss", NULL};
         struct proc_spec ps = {.name = "nft", .nsname = ns, .argv = argv, .log_path = log};
         if (proc_run(&ps, 5000, err, sizeof(err)) != 0)
             continue;
@@ -1873,10 +1901,23 @@ static int prep_hub(struct run *r, struct rhost *rh)
 static int start_host_begin(struct run *r, struct rhost *rh)
 {
     rh->tc = (struct tcp_check){.r = r, .host = rh->h->name, .ip = rh->ready_text, .port = rh->ready_port};
+    if (rh->vg && !rh->vgargv.n) {
+        struct av *v = &rh->vgargv;
+        av_add(v, "valgrind");
+        av_add(v, "--tool=memcheck");
+        av_add(v, "--leak-check=full");
+        av_add(v, "--show-leak-kinds=definite");
+        av_add(v, "--errors-for-leak-kinds=definite");
+        av_add(v, "--error-exitcode=%d", VG_ERROR_EXIT);
+        av_add(v, "--num-callers=30");
+        av_add(v, "--log-file=%s/logs/%s-valgrind.%%p.log", r->art, rh->h->name);
+        for (size_t i = 0; i < rh->argv.n; i++)
+            av_add(v, "%s", rh->argv.v[i]);
+    }
     rh->spec = (struct proc_spec){
         .name = rh->h->name,
         .nsname = rh->ns,
-        .argv = rh->argv.v,
+        .argv = rh->vg ? rh->vgargv.v : rh->argv.v,
         .env = rh->env[0] ? rh->env : NULL,
         .log_path = rh->log,
         .cwd = rh->dir,
@@ -1885,7 +1926,7 @@ static int start_host_begin(struct run *r, struct rhost *rh)
         .ready_file = rh->ready_file[0] ? rh->ready_file : NULL,
         .ready_check = tcp_ready,
         .ready_ctx = &rh->tc,
-        .timeout_ms = START_TIMEOUT_MS,
+        .timeout_ms = rh->vg ? START_TIMEOUT_MS * VG_SLOWDOWN : START_TIMEOUT_MS,
         .detach = r->o->keep,
     };
     /* a restart waits for a fresh readiness line, not the old one (and the log says where it restarted) */
@@ -2045,25 +2086,46 @@ static void watch_fire(struct run *r, struct watch *w)
         struct exp_host *eh = &r->eh[w->rh - r->hosts];
         bool sztp = scn_sztp_state_index(c->state) >= 0;
         snprintf(path, sizeof(path), "%s/%s", eh->state_dir, sztp ? "sztp.json" : "conductor.json");
-        snprintf(want, sizeof(want), "\"state\": \"%s\"", c->state);
+        int want_i = sztp ? scn_sztp_state_index(c->state) : scn_cond_state_index(c->state), got_i = -1;
+        char got[48] = "";
         double t0 = proc_now();
-        bool ok = false;
-        while (!ok && proc_now() - t0 < 0.5) {
+        while (got_i < want_i && proc_now() - t0 < 0.5) {
             char *buf = NULL;
             size_t len = 0;
-            if (read_file_max(path, 1u << 20, &buf, &len) == 0)
-                ok = memmem(buf, len, want, strlen(want)) != NULL;
+            if (read_file_max(path, 1u << 20, &buf, &len) == 0) {
+                /* the top-level "state" member ({"state": "key-created", ...}; history entries use from/to) */
+                const char *v = memmem(buf, len, "\"state\": \"", 10);
+                if (v) {
+                    snprintf(got, sizeof(got), "%.*s", (int)strcspn(v + 10, "\""), v + 10);
+                    got_i = sztp ? scn_sztp_state_index(got) : scn_cond_state_index(got);
+                }
+            }
             free(buf);
-            if (!ok) {
+            if (got_i < want_i) {
                 struct timespec ts = {0, 200000};
                 nanosleep(&ts, NULL);
             }
         }
-        o += (size_t)snprintf(w->note + o, sizeof(w->note) - o, "%s in %s%s", ok ? "persisted" : "NOT persisted",
-                              sztp ? "sztp.json" : "conductor.json", ok ? "" : " within 500 ms");
-        if (ok && proc_now() - t0 > 0.001)
+        (void)want;
+        if (got_i == want_i)
+            o += (size_t)snprintf(w->note + o, sizeof(w->note) - o, "persisted in %s", sztp ? "sztp.json" : "conductor.json");
+        else if (got_i > want_i) /* a state the node leaves in the same breath (e.g. onboarding-received) */
+            o += (size_t)snprintf(w->note + o, sizeof(w->note) - o, "persisted, and already past it: %s says %s",
+                                  sztp ? "sztp.json" : "conductor.json", got);
+        else
+            o += (size_t)snprintf(w->note + o, sizeof(w->note) - o, "NOT persisted in %s within 500 ms (it says %s)",
+                                  sztp ? "sztp.json" : "conductor.json", got[0] ? got : "nothing");
+        if (got_i >= want_i && proc_now() - t0 > 0.001)
             o += (size_t)snprintf(w->note + o, sizeof(w->note) - o, " (%.1f ms after the log line)",
                                   (proc_now() - t0) * 1000);
+    }
+    if (w->st->after > 0) { /* e.g. let the node's next request get into its tunnel */
+        struct timespec ts = {.tv_sec = (time_t)w->st->after,
+                              .tv_nsec = (long)((w->st->after - (double)(time_t)w->st->after) * 1e9)};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        if (o < sizeof(w->note))
+            o += (size_t)snprintf(w->note + o, sizeof(w->note) - o, "%swaited %.3f s", o ? "; " : "", w->st->after);
     }
     for (size_t i = 0; i < w->st->n_actions && w->st->actions[i].kind == ACT_KILL; i++) {
         struct rhost *t = rhost_by_name(r, w->st->actions[i].host);
@@ -2143,6 +2205,7 @@ static void *watcher_main(void *arg)
             if (__atomic_load_n(&w->armed, __ATOMIC_ACQUIRE) && !__atomic_load_n(&w->fired, __ATOMIC_ACQUIRE))
                 watch_check(r, w);
         }
+        __atomic_add_fetch(&r->w_pass, 1, __ATOMIC_ACQ_REL);
     }
     if (ifd >= 0)
         close(ifd);
@@ -2265,6 +2328,15 @@ static void service_watches(struct run *r)
 static bool step_when(struct run *r, const struct scn_step *st, double deadline)
 {
     struct watch *w = &r->w[r->n_w - 1];
+    if (w->st) {
+        /* the slot served an earlier step: let the watcher finish the pass that may still look at it */
+        unsigned p0 = __atomic_load_n(&r->w_pass, __ATOMIC_ACQUIRE);
+        double end = proc_now() + 0.2;
+        while (__atomic_load_n(&r->w_pass, __ATOMIC_ACQUIRE) - p0 < 2 && proc_now() < end) {
+            struct timespec ts = {0, 500000};
+            nanosleep(&ts, NULL);
+        }
+    }
     if (w->have_rx)
         regfree(&w->rx);
     watch_init(r, w, st, false);
@@ -2535,6 +2607,156 @@ static void run_step(struct run *r, const struct scn_step *st, double deadline)
     }
 }
 
+/* ---- valgrind --------------------------------------------------------------------------------- */
+
+/* --valgrind HOST[,HOST...]: those hosts' processes run under `valgrind --tool=memcheck
+ * --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99`, each process's report in
+ * logs/HOST-valgrind.PID.log; their start and stop bounds are 8 times longer and the scenario's
+ * timeout 4 times. After teardown each such host gets one more result, "HOST valgrind": every
+ * report has "ERROR SUMMARY: 0 errors" and nothing "definitely lost" (with the first error's stack
+ * when not). The components must not be built with ZTP_SANITIZE: ASan and valgrind cannot share a
+ * process (the run is then skipped, saying so). */
+static bool binary_has(const char *path, const char *needle)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    if (read_file_max(path, 256u << 20, &buf, &len) < 0)
+        return false;
+    bool f = memmem(buf, len, needle, strlen(needle)) != NULL;
+    free(buf);
+    return f;
+}
+
+static int vg_prepare(struct run *r)
+{
+    const char *list = r->o->valgrind;
+    if (!list || !*list)
+        return 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(n < 63 ? n : 63), p);
+        struct rhost *rh = rhost_by_name(r, name);
+        if (!rh)
+            return fail(r, "--valgrind: the scenario has no host \"%s\"", name);
+        if (rh->h->impl != SCN_IMPL_MOCK)
+            return fail(r, "--valgrind: %s is %s, not one of this project's programs", name, scn_impl_name(rh->h->impl));
+        rh->vg = true;
+        r->vg_any = true;
+        p += n + (p[n] == ',');
+    }
+    char *argv[] = {"valgrind", "--version", NULL}, err[256], log[PATH_MAX];
+    snprintf(log, sizeof(log), "%s/logs/valgrind-version.log", r->art);
+    struct proc_spec ps = {.name = "valgrind", .argv = argv, .log_path = log};
+    if (proc_run(&ps, 5000, err, sizeof(err)) != 0 && (r->skip = true))
+        return fail(r, "--valgrind: valgrind is not installed (apt-get install valgrind)");
+    static const char *const progs[] = {"ssr-node", "mock-dhcpd", "mock-proxy", "mock-ep-terminator", "mock-mist",
+                                        "mock-conductor", "mock-hub"};
+    for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", r->o->bin_dir, progs[i]);
+        if (binary_has(p, "__asan_init") && (r->skip = true))
+            return fail(r, "--valgrind: %s is built with ZTP_SANITIZE (AddressSanitizer and valgrind cannot share a "
+                           "process): use a build without it, e.g. cmake -B build-vg -DZTP_SANITIZE=OFF",
+                        p);
+    }
+    out(r, "  %+8.3fs  %-10s %-20s memcheck for %s (timeouts x%d)\n", rel(r), "lab", "valgrind", list, VG_SLOWDOWN);
+    return 0;
+}
+
+/* After teardown: one result per valgrind host from its reports. */
+static void vg_report(struct run *r)
+{
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        struct rhost *rh = &r->hosts[i];
+        if (!rh->vg)
+            continue;
+        struct rep_expect *e = report_add_expect(r->rep);
+        snprintf(e->step, sizeof(e->step), "valgrind");
+        snprintf(e->name, sizeof(e->name), "%s valgrind", rh->h->name);
+        snprintf(e->want, sizeof(e->want), "memcheck: ERROR SUMMARY 0 errors and nothing definitely lost, in every process");
+        char pat[PATH_MAX];
+        snprintf(pat, sizeof(pat), "%s/logs/%s-valgrind.*.log", r->art, rh->h->name);
+        glob_t g;
+        size_t nproc = 0;
+        unsigned long long errors = 0, lost = 0;
+        bool complete = true;
+        char first[PATH_MAX] = "";
+        if (glob(pat, 0, NULL, &g) == 0) {
+            for (size_t k = 0; k < g.gl_pathc; k++) {
+                FILE *f = fopen(g.gl_pathv[k], "r");
+                if (!f)
+                    continue;
+                nproc++;
+                char line[1024];
+                bool summary = false;
+                unsigned long long fe = 0;
+                while (fgets(line, sizeof(line), f)) {
+                    const char *m = strstr(line, "ERROR SUMMARY: ");
+                    if (m) {
+                        summary = true;
+                        fe = strtoull(m + 15, NULL, 10);
+                        errors += fe;
+                    }
+                    m = strstr(line, "definitely lost: ");
+                    if (m) {
+                        char num[64] = "";
+                        size_t o = 0;
+                        for (const char *c = m + 17; *c && *c != ' ' && o + 1 < sizeof(num); c++)
+                            if (*c != ',')
+                                num[o++] = *c;
+                        lost += strtoull(num, NULL, 10);
+                    }
+                }
+                fclose(f);
+                complete &= summary;
+                if ((fe || !summary) && !first[0])
+                    snprintf(first, sizeof(first), "%s", g.gl_pathv[k]);
+            }
+            globfree(&g);
+        }
+        e->pass = nproc > 0 && complete && !errors && !lost;
+        snprintf(e->got, sizeof(e->got), "%zu process%s: %llu errors, %llu bytes definitely lost%s", nproc,
+                 nproc == 1 ? "" : "es", errors, lost,
+                 !nproc ? " (no report: did it start under valgrind?)"
+                 : !complete ? " (a report has no ERROR SUMMARY: the process did not exit normally)"
+                             : "");
+        if (first[0]) {
+            snprintf(e->log, sizeof(e->log), "%s", first + strlen(r->art) + 1);
+            /* the first error with its stack */
+            FILE *f = fopen(first, "r");
+            char *buf = NULL;
+            size_t bl = 0;
+            FILE *mo = open_memstream(&buf, &bl);
+            if (f && mo) {
+                char line[1024];
+                int taking = 0, taken = 0;
+                while (fgets(line, sizeof(line), f) && taken < 40) {
+                    const char *t = strstr(line, "== ");
+                    t = t ? t + 3 : line;
+                    if (!taking && (strstr(t, "Invalid ") == t || strstr(t, "Conditional jump") == t ||
+                                    strstr(t, "Use of uninitialised") == t || strstr(t, "Syscall param") == t ||
+                                    strstr(t, "Mismatched free") == t || strstr(t, "Source and destination") == t ||
+                                    strstr(line, "are definitely lost in loss record")))
+                        taking = 1;
+                    if (taking) {
+                        if (*t == '\n' && taken > 1)
+                            break;
+                        fputs(line, mo);
+                        taken++;
+                    }
+                }
+            }
+            if (f)
+                fclose(f);
+            if (mo)
+                fclose(mo);
+            e->log_tail = buf ? buf : strdup("");
+        }
+        e->at_s = e->pass ? rel(r) : -1;
+    }
+}
+
 /* ---- what the router nodes show at the end ----------------------------------------------------- */
 
 /* Every running router node's `show` answers at the end of the run, kept in HOST/show/: the JSON
@@ -2707,6 +2929,8 @@ static int setup(struct run *r)
         snprintf(eh->log, sizeof(eh->log), "%s", rh->log);
     }
     make_secrets(r);
+    if (vg_prepare(r) < 0)
+        return -1;
     if (build_topology(r) < 0 || start_captures(r) < 0 || apply_loss(r) < 0 || make_pki(r) < 0)
         return -1;
     bool whens = s->n_triggers > 0;
@@ -2808,7 +3032,7 @@ static void teardown(struct run *r)
     for (size_t i = 0; i < r->n_hosts; i++)
         if (r->hosts[i].h->kind == SCN_SSR_NODE) {
             ps[n] = &r->hosts[i].p;
-            gr[n++] = STOP_GRACE_MS;
+            gr[n++] = r->hosts[i].vg ? STOP_GRACE_MS * VG_SLOWDOWN : STOP_GRACE_MS;
         }
     proc_stop_many(ps, gr, n);
     tl_pump(r);
@@ -2816,7 +3040,7 @@ static void teardown(struct run *r)
     for (size_t i = 0; i < r->n_hosts; i++) {
         if (r->hosts[i].h->kind != SCN_SSR_NODE) {
             ps[n] = &r->hosts[i].p;
-            gr[n++] = grace_of(r->hosts[i].h);
+            gr[n++] = r->hosts[i].vg ? STOP_GRACE_MS * VG_SLOWDOWN : grace_of(r->hosts[i].h);
         }
         if (r->hosts[i].tpm.pid) {
             ps[n] = &r->hosts[i].tpm;
@@ -2946,7 +3170,7 @@ enum run_result run_scenario(const struct scenario *s, const struct run_opts *o,
                                 .unprivileged = o->mode && !strcmp(o->mode, "userns"),
                                 .secrets = (const char *const *)r.secrets, .n_secrets = r.n_secrets,
                                 .pki = r.pki};
-        double deadline = r.t0 + s->timeout;
+        double deadline = r.t0 + s->timeout * (r.vg_any ? VG_SLOWDOWN / 2 : 1);
         for (size_t i = 0; i < s->n_steps && !proc_cancelled(); i++) {
             const struct scn_step *st = &s->steps[i];
             if (st->at >= 0) {
@@ -2992,6 +3216,8 @@ enum run_result run_scenario(const struct scenario *s, const struct run_opts *o,
     }
     teardown(&r);
     rep->teardown_s = rel(&r) - td0;
+    if (rc == 0)
+        vg_report(&r);
     rep->total_s = rel(&r);
     if (!o->keep)
         collect_versions(&r);
@@ -3047,6 +3273,7 @@ enum run_result run_scenario(const struct scenario *s, const struct run_opts *o,
     topo_free(r.t);
     for (size_t i = 0; i < r.n_hosts; i++) {
         av_free(&r.hosts[i].argv);
+        av_free(&r.hosts[i].vgargv);
         json_decref(r.hosts[i].faults);
         explicit_bzero(r.hosts[i].ocra_hex, sizeof(r.hosts[i].ocra_hex));
         explicit_bzero(r.hosts[i].registry_hex, sizeof(r.hosts[i].registry_hex));

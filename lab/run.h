@@ -46,6 +46,7 @@ struct run_opts {
     FILE *out;                    /* live output; NULL = silent */
     volatile sig_atomic_t *cancel;
     const char *mode;             /* "root" or "userns" (summary.json) */
+    const char *valgrind;         /* "HOST[,HOST...]": run these hosts' processes under valgrind memcheck, or NULL */
 };
 
 /* Run one scenario. Fills rep (report_clear() it after). Returns RUN_PASS, RUN_FAIL (an

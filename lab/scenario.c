@@ -1214,8 +1214,10 @@ static int parse_step_body(struct P *p, struct scn_step *st, const yaml_node_t *
 {
     {
         if (get_str(p, e, sp, "name", false, &st->name) < 0 || get_double(p, e, sp, "at", 0, 3600, &st->at) < 0 ||
-            parse_when(p, st, e, sp) < 0)
+            parse_when(p, st, e, sp) < 0 || get_double(p, e, sp, "after", 0, 60, &st->after) < 0)
             return -1;
+        if (st->after > 0 && !st->when.host)
+            return perr(p, lineof(map_get(p, e, "after", NULL)), sp, "after: counts from a when: condition (add one, or use at:)");
         size_t max = 5;
         for (const char *k2[] = {"stop", "start", "claim", "kill", NULL}, **k = k2; *k; k++) {
             yaml_node_t *h = map_get(p, e, *k, NULL);
@@ -1308,7 +1310,7 @@ static int parse_step_body(struct P *p, struct scn_step *st, const yaml_node_t *
 
 static int parse_steps(struct P *p, const yaml_node_t *v)
 {
-    static const char *const keys[] = {"name",    "at",          "when",  "stop",  "start", "kill",   "set-proxy",
+    static const char *const keys[] = {"name",    "at",          "when",  "after", "stop",  "start", "kill",   "set-proxy",
                                        "link-down", "link-up", "proxy-fault", "write", "claim", "expect", NULL};
     if (!v || is_null(v))
         return 0;
@@ -1335,7 +1337,7 @@ static int parse_steps(struct P *p, const yaml_node_t *v)
 /* triggers: [{name, when, actions...}]: fired once each, whenever the condition holds */
 static int parse_triggers(struct P *p, const yaml_node_t *v)
 {
-    static const char *const keys[] = {"name", "when", "stop", "start", "kill", "set-proxy", "link-down",
+    static const char *const keys[] = {"name", "when", "after", "stop", "start", "kill", "set-proxy", "link-down",
                                        "link-up", "proxy-fault", "write", "claim", NULL};
     if (!v || is_null(v))
         return 0;

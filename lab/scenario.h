@@ -15,7 +15,7 @@
  *   description: one line for `lab list`
  *   timeout: 20                    # seconds for the whole run (default 20)
  *   segments:                      # a bridge (default) or a point-to-point link
- *     mpls: {}
+ *     mpls: {}                     # {loss: 20}: the bridge drops 20 % of the frames (nftables)
  *     ha: {kind: link}
  *   hosts:
  *     NAME:
@@ -30,8 +30,14 @@
  *           port/hub-name of the hub), see scenarios/README.md
  *   steps:                         # optional, in order: actions then expectations
  *     - name: r1b goes away
- *       stop: r1b
+ *       stop: r1b                  # also start, kill (SIGKILL), set-proxy, proxy-fault, link-down/up, write, claim
  *       expect: {r1a: {active-proxy: 198.18.1.11:3128}}
+ *     - name: killed once certified
+ *       when: {r1a: certified}     # the actions wait for it; or {HOST: {logged: REGEX}}
+ *       kill: r1a
+ *       start: r1a
+ *   triggers:                      # optional: each fires once, whenever its condition holds
+ *     - {name: x, when: {r1b: key-created}, kill: r1b, start: r1b}
  *   expect:                        # the final state (the last step)
  *     r1a: {active-proxy: 198.18.1.8:3128, proxy-source: learned, phone-home: ok}
  *     proxy1: {carried: [r1a]}
@@ -337,6 +343,7 @@ struct scn_step {
     const char *name;
     double at;                    /* seconds after the start of the run; <0 = as soon as the previous step held */
     struct scn_when when;         /* the actions wait for it (steps); fire on it (triggers) */
+    double after;                 /* with when: the actions run this many seconds after it held (0: at once) */
     struct scn_action *actions;
     size_t n_actions;
     struct scn_expect *expects;

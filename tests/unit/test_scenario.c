@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "certs.h"
@@ -192,7 +193,7 @@ static void test_good(void)
     ZTP_ASSERT_EQ_INT(st->n_expects, 1);
     const struct scn_step *fin = &s->steps[1];
     ZTP_ASSERT_EQ_STR(fin->name, "final state");
-    ZTP_ASSERT_EQ_INT(fin->n_expects, 5);
+    ZTP_ASSERT_EQ_INT(fin->n_expects, 6);
     ZTP_ASSERT_EQ_INT(fin->expects[0].kind, EXP_ACTIVE_PROXY);
     ZTP_ASSERT_EQ_INT(fin->expects[0].line, 51);
     ZTP_ASSERT_EQ_INT(fin->expects[1].kind, EXP_LEARNED_PROXIES);
@@ -202,6 +203,7 @@ static void test_good(void)
     ZTP_ASSERT_EQ_INT(fin->expects[3].kind, EXP_CARRIED);
     ZTP_ASSERT_EQ_INT(fin->expects[3].n_list, 2);
     ZTP_ASSERT_EQ_INT(fin->expects[4].kind, EXP_NO_SECRETS);
+    ZTP_ASSERT_EQ_INT(fin->expects[5].kind, EXP_SECRET_FILES); /* the nodes run sZTP: they keep secret files */
     scenario_free(s);
 
     /* a segment's expectation: what tcpdump decodes of its capture */
@@ -445,8 +447,9 @@ static void test_sztp_keys(void)
     ZTP_ASSERT_EQ_INT(fin->expects[3].counts[0], -1);
     ZTP_ASSERT_EQ_INT(fin->expects[3].counts[1], 1);
     ZTP_ASSERT_EQ_STR(fin->expects[3].list[1], "event=device\\.verify .*result=ok");
-    /* the run generates secrets: the no-secrets check is always there */
-    ZTP_ASSERT_EQ_INT(fin->expects[fin->n_expects - 1].kind, EXP_NO_SECRETS);
+    /* the run generates secrets: the no-secrets and secret-files checks are always there */
+    ZTP_ASSERT_EQ_INT(fin->expects[fin->n_expects - 2].kind, EXP_NO_SECRETS);
+    ZTP_ASSERT_EQ_INT(fin->expects[fin->n_expects - 1].kind, EXP_SECRET_FILES);
     ZTP_ASSERT_EQ_INT(scn_sztp_state_index("init"), 0);
     ZTP_ASSERT_EQ_INT(scn_sztp_state_index("secret-stored"), 7);
     ZTP_ASSERT_EQ_INT(scn_sztp_state_index("bogus"), -1);
@@ -666,7 +669,8 @@ static void test_conductor_keys(void)
     ZTP_ASSERT_EQ_INT(fin->expects[6].kind, EXP_PEERED);
     ZTP_ASSERT_EQ_INT(fin->expects[6].n_list, 1);
     ZTP_ASSERT_EQ_STR(fin->expects[6].list[0], "R1.r1a");
-    ZTP_ASSERT_EQ_INT(fin->expects[fin->n_expects - 1].kind, EXP_NO_SECRETS);
+    ZTP_ASSERT_EQ_INT(fin->expects[fin->n_expects - 2].kind, EXP_NO_SECRETS);
+    ZTP_ASSERT_EQ_INT(fin->expects[fin->n_expects - 1].kind, EXP_SECRET_FILES);
     ZTP_ASSERT_EQ_INT(scn_cond_state_index("idle"), 0);
     ZTP_ASSERT_EQ_INT(scn_cond_state_index("production-connected"), 8);
     ZTP_ASSERT_EQ_INT(scn_cond_state_index("secret-stored"), -1);
@@ -869,6 +873,202 @@ static void test_certificate_check(void)
     rmdir(dir);
 }
 
+
+/* A variant of cond[]: every occurrence of from replaced by to (the text must contain it). */
+static struct scenario *cond_variant(const char *from, const char *to, char *err, size_t cap)
+{
+    const char *at = strstr(cond, from);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    size_t n = strlen(cond) - strlen(from) + strlen(to) + 1;
+    char *text = malloc(n);
+    snprintf(text, n, "%.*s%s%s", (int)(at - cond), cond, to, at + strlen(from));
+    struct scenario *s = parse(text, err, cap);
+    free(text);
+    return s;
+}
+
+/* Issue 7's fault keys: conductor-fault, kill:, when:, triggers:, a segment's loss. */
+static void test_fault_keys(void)
+{
+    char err[512] = "";
+    struct scenario *s = cond_variant("    conductor-psk: wrong\n",
+                                      "    conductor-fault: csr-other-router\n", err, sizeof(err));
+    if (!s)
+        fprintf(stderr, "\n  unexpected error: %s\n", err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    ZTP_ASSERT_EQ_STR(scenario_host(s, "r1a")->node.conductor_fault, "csr-other-router");
+    scenario_free(s);
+
+    /* a step that waits for a state and kills; a trigger; a lossy segment */
+    s = cond_variant("  - name: restart\n    stop: staging\n",
+                     "  - name: restart\n    when: {r1a: certified}\n    kill: r1a\n    stop: staging\n", err, sizeof(err));
+    if (!s)
+        fprintf(stderr, "\n  unexpected error: %s\n", err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    const struct scn_step *st = &s->steps[0];
+    ZTP_ASSERT_EQ_STR(st->when.host, "r1a");
+    ZTP_ASSERT_EQ_STR(st->when.state, "certified");
+    CU_ASSERT_PTR_NULL(st->when.regex);
+    ZTP_ASSERT_EQ_INT(st->n_actions, 4);
+    ZTP_ASSERT_EQ_INT(st->actions[0].kind, ACT_KILL); /* in the order written */
+    ZTP_ASSERT_EQ_STR(st->actions[0].host, "r1a");
+    ZTP_ASSERT_EQ_INT(st->actions[1].kind, ACT_STOP);
+    scenario_free(s);
+
+    s = cond_variant("segments: {lan: {}, internet: {}}\n", "segments: {lan: {loss: 20}, internet: {}}\n"
+                     "triggers:\n"
+                     "  - {name: t1, when: {r1a: key-created}, after: 0.25, start: r1a, kill: r1a}\n"
+                     "  - name: t2\n    when: {staging: {logged: 'event=router\\.csr '}}\n    kill: [staging, hub]\n",
+                     err, sizeof(err));
+    if (!s)
+        fprintf(stderr, "\n  unexpected error: %s\n", err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    ZTP_ASSERT_EQ_INT(scenario_segment(s, "lan")->loss, 20);
+    ZTP_ASSERT_EQ_INT(scenario_segment(s, "internet")->loss, 0);
+    ZTP_ASSERT_EQ_INT(s->n_triggers, 2);
+    ZTP_ASSERT_EQ_STR(s->triggers[0].name, "t1");
+    ZTP_ASSERT_EQ_STR(s->triggers[0].when.state, "key-created");
+    CU_ASSERT_DOUBLE_EQUAL(s->triggers[0].after, 0.25, 1e-9);
+    /* flow style: start before kill as written on the line */
+    ZTP_ASSERT_EQ_INT(s->triggers[0].actions[0].kind, ACT_START);
+    ZTP_ASSERT_EQ_INT(s->triggers[0].actions[1].kind, ACT_KILL);
+    ZTP_ASSERT_EQ_STR(s->triggers[1].when.regex, "event=router\\.csr ");
+    ZTP_ASSERT_EQ_INT(s->triggers[1].n_actions, 2);
+    ZTP_ASSERT_EQ_STR(s->triggers[1].actions[1].host, "hub");
+    scenario_free(s);
+}
+
+static void cond_error_at(const char *from, const char *to, const char *want)
+{
+    char err[512] = "";
+    struct scenario *s = cond_variant(from, to, err, sizeof(err));
+    CU_ASSERT_PTR_NULL(s);
+    scenario_free(s);
+    if (!strstr(err, want))
+        fprintf(stderr, "\n  error \"%s\"\n  does not contain \"%s\"\n", err, want);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+}
+
+static void test_fault_errors(void)
+{
+    cond_error_at("    conductor-psk: wrong\n", "    conductor-fault: csr-for-me\n",
+                  FILE_NAME ":27: hosts.r1a.conductor-fault: unknown value \"csr-for-me\" (expected one of: csr-other-router)");
+    cond_error_at("    stop: staging\n", "    when: {r1a: done}\n    stop: staging\n",
+                  FILE_NAME ":30: steps[0].when.r1a: unknown state \"done\"");
+    cond_error_at("    stop: staging\n", "    when: {r1a: init}\n    stop: staging\n",
+                  FILE_NAME ":30: steps[0].when.r1a: unknown state \"init\"");
+    cond_error_at("    stop: staging\n", "    when: {staging: certified}\n    stop: staging\n",
+                  FILE_NAME ":30: steps[0].when.staging: a state is a router node's");
+    cond_error_at("    stop: staging\n", "    when: {r9: certified}\n    stop: staging\n",
+                  FILE_NAME ":30: steps[0].when.r9: no host named \"r9\"");
+    cond_error_at("    stop: staging\n", "    when: {r1a: certified, staging: {logged: x}}\n    stop: staging\n",
+                  FILE_NAME ":30: steps[0].when: name one host");
+    cond_error_at("    stop: staging\n", "    when: {staging: {logged: 'a('}}\n    stop: staging\n",
+                  FILE_NAME ":30: steps[0].when.staging: /a(/ is not a valid extended regex");
+    cond_error_at("    stop: staging\n", "    when: {staging: {logd: x}}\n    stop: staging\n",
+                  FILE_NAME ":30: steps[0].when.staging.logd: unknown key");
+    cond_error_at("    stop: staging\n", "    kill: nobody\n", FILE_NAME ":30: steps[0].kill: no host named \"nobody\"");
+    cond_error_at("    stop: staging\n", "    after: 1\n    stop: staging\n", FILE_NAME ":30: steps[0]: after: counts from a when: condition");
+    cond_error_at("steps:\n", "triggers:\n  - {kill: r1a}\nsteps:\n", FILE_NAME ":29: triggers[0]: a trigger needs when:");
+    cond_error_at("steps:\n", "triggers:\n  - {when: {r1a: certified}}\nsteps:\n", FILE_NAME ":29: triggers[0]: a trigger needs an action");
+    cond_error_at("steps:\n", "triggers:\n  - {when: {r1a: certified}, kill: r1a, expect: {}}\nsteps:\n",
+                  FILE_NAME ":29: triggers[0].expect: unknown key");
+    cond_error_at("segments: {lan: {}, internet: {}}\n", "segments: {lan: {loss: 101}, internet: {}}\n",
+                  FILE_NAME ":3: segments.lan.loss: expected a whole number from 0 to 100");
+    cond_error_at("segments: {lan: {}, internet: {}}\n", "segments: {lan: {kind: link, loss: 5}, internet: {}}\n",
+                  FILE_NAME ":3: segments.lan: loss is for a bridge segment");
+    cond_error_at("  hub:\n    peered", "  hub:\n    secret-files: x\n    peered",
+                  FILE_NAME ":45: expect.hub.secret-files: checked in every run");
+}
+
+/* no-secrets over a run's artifacts: the captures' raw bytes (a hex secret also as its bytes),
+ * Basic credentials decoded (the proxy password in a capture's Proxy-Authorization is by design),
+ * the ssr-cli show answers and the nodes' state files. secret-files: modes. */
+static void write_bytes(const char *dir, const char *rel, const void *b, size_t n, mode_t mode)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/%s", dir, rel);
+    for (char *c = p + strlen(dir) + 1; *c; c++)
+        if (*c == '/') {
+            *c = 0;
+            mkdir(p, 0755);
+            *c = '/';
+        }
+    CU_ASSERT_EQUAL(atomic_write_file(p, b, n, mode), 0);
+}
+
+static void secrets_eval(struct exp_ctx *c, enum scn_exp_kind k, bool want_pass, const char *want_got)
+{
+    struct scn_expect x = {.kind = k};
+    struct exp_state st;
+    exp_describe(&x, &st);
+    exp_eval(c, &st, 0);
+    if (st.pass != want_pass || !strstr(st.got, want_got))
+        fprintf(stderr, "\n  %s: pass=%d got \"%s\", want pass=%d and \"%s\"\n", scn_exp_name(k), st.pass, st.got, want_pass,
+                want_got);
+    CU_ASSERT_EQUAL(st.pass, want_pass);
+    CU_ASSERT_PTR_NOT_NULL(strstr(st.got, want_got));
+}
+
+static void test_no_secrets_artifacts(void)
+{
+    static const char text[] =
+        "name: t\ndescription: d\nsegments: {lan: {}}\nhosts:\n"
+        "  proxy: {kind: proxy, interfaces: [{segment: lan, address: 198.18.1.8/24}], users: {u: Pw-0001}}\n"
+        "  r1a:\n    kind: ssr-node\n    interfaces: [{segment: lan, dhcp: true}]\n    config: management-proxy enable\n"
+        "expect: {r1a: {active-proxy: none}}\n";
+    char err[512] = "";
+    struct scenario *s = parse(text, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char dir[] = "/tmp/lab-test-secrets-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    const char *hex = "00112233445566778899aabbccddeeff";
+    const char *gen[] = {hex};
+    struct exp_host eh[2] = {{.h = scenario_host(s, "proxy")}, {.h = scenario_host(s, "r1a")}};
+    snprintf(eh[1].state_dir, sizeof(eh[1].state_dir), "%s/r1a/state", dir);
+    struct exp_ctx c = {.s = s, .hosts = eh, .n_hosts = 2, .artifacts = dir, .secrets = gen, .n_secrets = 1};
+    write_bytes(dir, "logs/r1a.log", "event=x\n", 8, 0644);
+    write_bytes(dir, "timeline.txt", "x\n", 2, 0644);
+    /* "u:Pw-0001" in a capture's Proxy-Authorization: by design */
+    static const char connect[] = "\x01\x02CONNECT a:443 HTTP/1.1\r\nProxy-Authorization: Basic dTpQdy0wMDAx\r\n\r\n\x03";
+    write_bytes(dir, "pcap/lan.pcap", connect, sizeof(connect) - 1, 0644);
+    secrets_eval(&c, EXP_NO_SECRETS, true, "1 Proxy-Authorization: Basic headers in the captures carry the proxy password");
+    /* the same header in a log is a finding */
+    write_bytes(dir, "logs/proxy.log", connect, sizeof(connect) - 1, 0644);
+    secrets_eval(&c, EXP_NO_SECRETS, false, "found in logs/proxy.log (base64 in an Authorization: Basic header)");
+    unlink(strcat(strcpy(err, dir), "/logs/proxy.log"));
+    /* a hex secret's bytes in a capture */
+    unsigned char raw[20] = {0xff, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0};
+    write_bytes(dir, "pcap/wan.pcap", raw, sizeof(raw), 0644);
+    secrets_eval(&c, EXP_NO_SECRETS, false, "found in pcap/wan.pcap (as the bytes its hex encodes)");
+    unlink(strcat(strcpy(err, dir), "/pcap/wan.pcap"));
+    /* an ssr-cli show answer, a state file */
+    write_bytes(dir, "r1a/show/onboarding.txt", "psk 00112233445566778899aabbccddeeff\n", 37, 0644);
+    secrets_eval(&c, EXP_NO_SECRETS, false, "found in r1a/show/onboarding.txt");
+    unlink(strcat(strcpy(err, dir), "/r1a/show/onboarding.txt"));
+    write_bytes(dir, "r1a/state/sztp.json", "{\"psk\": \"Pw-0001\"}", 18, 0644);
+    secrets_eval(&c, EXP_NO_SECRETS, false, "found in r1a/state/sztp.json");
+    write_bytes(dir, "r1a/state/sztp.json", "{}", 2, 0644);
+    secrets_eval(&c, EXP_NO_SECRETS, true, "none found");
+    /* secret-files */
+    write_bytes(dir, "r1a/router.conf", "x", 1, 0600);
+    write_bytes(dir, "r1a/state/secrets/conductor-psk.seal", "x", 1, 0600);
+    char p[4200];
+    snprintf(p, sizeof(p), "%s/r1a/state/secrets", dir);
+    chmod(p, 0700);
+    secrets_eval(&c, EXP_SECRET_FILES, true, "1 sealed secret files 0600");
+    snprintf(p, sizeof(p), "%s/r1a/state/secrets/conductor-psk.seal", dir);
+    chmod(p, 0640);
+    secrets_eval(&c, EXP_SECRET_FILES, false, "r1a/state/secrets/conductor-psk.seal has mode 0640, not 0600");
+    chmod(p, 0600);
+    snprintf(p, sizeof(p), "%s/r1a/state/sztp.json", dir);
+    chmod(p, 0666);
+    secrets_eval(&c, EXP_SECRET_FILES, false, "r1a/state/sztp.json has mode 0666 (writable by group or others)");
+    snprintf(p, sizeof(p), "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(p), 0);
+    scenario_free(s);
+}
+
 static void test_load_file(void)
 {
     char err[512];
@@ -906,6 +1106,9 @@ static const struct ztp_test tests[] = {
     {"conductor and hub errors name the line", test_conductor_errors},
     {"no staging conductor", test_no_conductor},
     {"certificate: valid checks (exp_cert_check, lab/certs.c)", test_certificate_check},
+    {"fault keys: conductor-fault, kill, when, triggers, loss", test_fault_keys},
+    {"fault key errors name the line", test_fault_errors},
+    {"no-secrets over captures, show answers, state files; secret-files", test_no_secrets_artifacts},
     {"unreadable file", test_load_file},
     {"every scenarios/*.yaml parses", test_committed_scenarios},
     {NULL, NULL},
