@@ -13,6 +13,8 @@ PKGS=(
   swtpm swtpm-tools tpm2-tools kea-dhcp4-server tinyproxy openssl libxml2-utils
   # the report test renders report.html headless (offline)
   chromium
+  # fault scenarios (packet loss on a segment) and the valgrind run
+  nftables valgrind
   # hex dumps in the conductor integration test
   xxd
 )
