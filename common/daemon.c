@@ -1,6 +1,8 @@
 #include "ztp/daemon.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
@@ -141,4 +143,50 @@ int read_file_max(const char *path, size_t max, char **out, size_t *len)
     *out = buf;
     *len = n;
     return 0;
+}
+
+static bool is_atomic_tmp(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name)
+        return false;
+    const char *d = t + 5;
+    if (!*d)
+        return false;
+    for (; *d; d++)
+        if (*d < '0' || *d > '9')
+            return false;
+    return true;
+}
+
+int atomic_write_sweep(const char *dir, unsigned depth, void (*on_removed)(const char *path, void *ctx), void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[4096];
+        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p)
+            continue;
+        struct stat st;
+        if (lstat(p, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth > 0) {
+                int k = atomic_write_sweep(p, depth - 1, on_removed, ctx);
+                if (k > 0)
+                    n += k;
+            }
+        } else if (S_ISREG(st.st_mode) && is_atomic_tmp(e->d_name) && unlink(p) == 0) {
+            n++;
+            if (on_removed)
+                on_removed(p, ctx);
+        }
+    }
+    closedir(d);
+    return n;
 }

@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "ztp/daemon.h"
 #include "ztp/dhcp.h"
 #include "ztp/log.h"
 
@@ -102,6 +103,12 @@ void node_init_from(struct node *n, const struct router_config *cfg, const char 
 
 /* The conductor client reached production-connected: the router is onboarded, so the
  * onboarding.json proxy no longer applies (issue 2's rule, proxysel.h). */
+static void log_swept(const char *path, void *ctx)
+{
+    (void)ctx;
+    log_warn("node.stale_tmp_removed", "path=\"%s\" why=\"killed during an atomic write\"", path);
+}
+
 static void on_conductor_connected(void *arg, const char *conductor)
 {
     struct node *n = arg;
@@ -206,6 +213,8 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
     snprintf(n->config_path, sizeof n->config_path, "%s", opt->config_path);
     snprintf(n->onboarding_path, sizeof n->onboarding_path, "%s", opt->onboarding_path ? opt->onboarding_path : "");
     snprintf(n->state_dir, sizeof n->state_dir, "%s", opt->state_dir ? opt->state_dir : "");
+    if (n->state_dir[0]) /* a node killed inside an atomic write left its temp file: the old file stands */
+        atomic_write_sweep(n->state_dir, 2, log_swept, NULL);
     snprintf(n->ctl_path, sizeof n->ctl_path, "%s", opt->ctl_path ? opt->ctl_path : "");
     n->dhcp_apply = opt->dhcp_apply;
     ha_init(&n->ha, n->cfg.router, n->name, opt->ha_timeout_ms);
