@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fleet.h"
 #include "proc.h"
 #include "report.h"
 #include "report_html.h"
@@ -44,6 +45,7 @@
     "       lab down NAME\n"                                                                                          \
     "       lab clean [--all]\n"                                                                                      \
     "       lab report DIR [--json] [--html FILE]\n"                                                                  \
+    "       lab fleet [--nodes N] [--wave W] [--per-ns K] [--artifacts DIR] [--keep] [--timeout S] (root; fleet.h)\n"   \
     "options for every command: --scenarios DIR (default: the source tree's scenarios/, or $LAB_SCENARIOS)\n"        \
     "                           --bin DIR (the components; default: the directory of lab)\n"
 
@@ -665,6 +667,8 @@ int main(int argc, char **argv)
         return cmd_clean(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return report_cmd(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fleet")) /* N nodes onboarding at once (fleet.h) */
+        return install_signals(), fleet_main(argc - 1, argv + 1, bin_dir, &cancel);
     char m[128];
     snprintf(m, sizeof(m), "unknown command \"%s\"", cmd);
     return usage(m);

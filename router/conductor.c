@@ -826,6 +826,16 @@ static void send_req(struct conductor *c, enum cond_op op, enum cond_role role, 
         .cert_file = prod && c->key ? cert : NULL,
         .key = prod ? c->key : NULL,
         .timeout_ms = c->timeout_ms,
+        /* one connection per conductor exchange (https.h, "Connection reuse"): the next request goes
+         * to the same conductor right away, except after the migrate ack (staging is dropped).
+         * became_connected() closes the production session's set-up connection, so that exchange's
+         * tunnel ends (and is in the proxy's access log) when it is over; the heartbeats then keep
+         * one connection of their own from one to the next, as a router holds its link to its
+         * conductor (a fleet's production conductor otherwise does a mutual-TLS handshake per
+         * heartbeat: 200 a second for 1,000 routers) */
+        .keep_alive_ms = op == COND_OP_ACK && c->ack_is_migrate ? 0
+                         : op == COND_OP_HEARTBEAT              ? COND_HEARTBEAT_MS + 2000
+                                                                : HTTPS_KEEPALIVE_IDLE_MS,
     };
     if (prod && !req.ca_file) {
         fail(c, "no-production-data", 0, 0, "%s is missing", COND_PROD_CA_FILE);
@@ -1397,6 +1407,7 @@ static void became_connected(struct conductor *c, uint64_t now_ms)
     }
     if (c->on_connected)
         c->on_connected(c->cb_arg, c->cur_addr);
+    https_pool_flush("conductor-connected"); /* the session's exchange is over: its tunnel ends now */
     c->next_poll_ms = now_ms + COND_HEARTBEAT_MS;
 }
 

@@ -48,22 +48,33 @@ uint64_t dhcpc_now_ms(void)
 
 /* ---- sockets ---- */
 
-/* Classic BPF over the Ethernet frame: unfragmented IPv4/UDP with destination port 68. */
-static int attach_filter(int fd)
+/* Classic BPF over the Ethernet frame: unfragmented IPv4/UDP with destination port 68 whose BOOTP
+ * chaddr is our MAC (as systemd-networkd's client filters). The kernel drops the replies to other
+ * clients: on a segment where the server broadcasts its OFFERs and ACKs (mock-dhcpd does, for a client
+ * without an address), a thousand clients on one bridge would otherwise each wake up and parse every
+ * other client's reply (lab fleet runs). The engine still checks xid and chaddr itself. */
+static int attach_filter(int fd, const uint8_t mac[6])
 {
-    /* jt/jf count instructions to skip: index 9 accepts, index 10 drops. */
-    static struct sock_filter code[] = {
+    uint32_t mac_hi = (uint32_t)mac[0] << 24 | (uint32_t)mac[1] << 16 | (uint32_t)mac[2] << 8 | mac[3];
+    uint32_t mac_lo = (uint32_t)mac[4] << 8 | mac[5];
+    /* jt/jf count instructions to skip: index 13 accepts, index 14 drops. chaddr is at IP header +
+     * 8 (UDP) + 28 (op, htype, hlen, hops, xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr). */
+    struct sock_filter code[] = {
         /* 0 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                 /* ethertype */
-        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 8),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 12),
         /* 2 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 9),             /* IP protocol */
-        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 6),
+        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 10),
         /* 4 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 14 + 6),             /* flags + fragment offset */
-        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),     /* a non-first fragment: drop */
+        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 8, 0),     /* a non-first fragment: drop */
         /* 6 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14),                /* X = IP header length */
         /* 7 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 14 + 2),             /* UDP destination port */
-        /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DHCP_CLIENT_PORT, 0, 1),
-        /* 9 */ BPF_STMT(BPF_RET | BPF_K, 0x40000),                     /* accept, whole frame */
-        /* 10 */ BPF_STMT(BPF_RET | BPF_K, 0),                          /* drop */
+        /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DHCP_CLIENT_PORT, 0, 5),
+        /* 9 */ BPF_STMT(BPF_LD | BPF_W | BPF_IND, 14 + 8 + 28),        /* chaddr[0..3] (short frame: drop) */
+        /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, mac_hi, 0, 3),
+        /* 11 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 14 + 8 + 28 + 4),   /* chaddr[4..5] */
+        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, mac_lo, 0, 1),
+        /* 13 */ BPF_STMT(BPF_RET | BPF_K, 0x40000),                    /* accept, whole frame */
+        /* 14 */ BPF_STMT(BPF_RET | BPF_K, 0),                          /* drop */
     };
     struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
     if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0)
@@ -100,7 +111,7 @@ static int open_packet(struct dhcpc_io *io)
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    int rc = attach_filter(fd);
+    int rc = attach_filter(fd, io->mac);
     int one = 1;
     if (rc == 0 && setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0)
         rc = -errno;

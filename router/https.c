@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -509,6 +510,13 @@ ssize_t http_build_request(char *buf, size_t cap, const char *method, const char
                            const char *path, const char *const *headers, bool has_body, const char *content_type,
                            size_t body_len)
 {
+    return http_build_request_conn(buf, cap, method, host, port, path, headers, has_body, content_type, body_len, false);
+}
+
+ssize_t http_build_request_conn(char *buf, size_t cap, const char *method, const char *host, uint16_t port,
+                                const char *path, const char *const *headers, bool has_body, const char *content_type,
+                                size_t body_len, bool keep_alive)
+{
     size_t o = 0;
     bool accept = false;
     if (!method || !*method || strlen(method) > 16 || !http_host_valid(host) || port == 0 || !path || path[0] != '/')
@@ -540,7 +548,7 @@ ssize_t http_build_request(char *buf, size_t cap, const char *method, const char
     r |= append(buf, cap, &o, "User-Agent: %s\r\n", HTTPS_USER_AGENT);
     if (!accept)
         r |= append(buf, cap, &o, "Accept: %s\r\n", "*/*");
-    r |= append(buf, cap, &o, "Connection: close\r\n");
+    r |= append(buf, cap, &o, "Connection: %s\r\n", keep_alive ? "keep-alive" : "close");
     for (size_t i = 0; headers && headers[i] && r == 0; i++)
         r |= append(buf, cap, &o, "%s\r\n", headers[i]);
     if (has_body)
@@ -702,7 +710,45 @@ struct https_client {
     struct https_result res;
     bool fail_pending;                    /* a set-up error waiting for https_tick() */
     bool dead;                            /* released; freed at the next https_tick() */
+
+    /* connection reuse (see https.h) */
+    unsigned keep_alive_ms;               /* asked for by the caller: idle limit in the pool, 0 = close */
+    bool reusable;                        /* the complete response allows keeping the connection */
+    bool extra;                           /* bytes followed the response: not reusable */
+    bool retried;                         /* already re-sent once on a fresh connection */
+    unsigned reused;                      /* > 0: taken from the pool, which had served this many requests */
+    unsigned conn_id;                     /* id of the request that opened the connection */
+    char *pool_key;                       /* what a pooled connection must match (holds the proxy password) */
 };
+
+/* An idle connection kept for the next request to the same server (https.h, "Connection reuse"). */
+struct https_conn {
+    struct node_ev ev;                    /* EPOLLIN while idle: the peer closed it or sent something */
+    struct https_conn *next;
+    int epfd, fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+    char *key;
+    EVP_PKEY *pkey;                       /* in-memory client key (up-ref'd), or NULL */
+    uint64_t idle_since_ms, idle_until_ms;
+    unsigned requests;                    /* served so far */
+    unsigned id;                          /* id of the request that opened it */
+    bool dead;                            /* closed; freed at the next https_tick() */
+};
+
+static struct https_conn *pool, *conn_graveyard;
+static size_t n_pool;
+
+/* One TLS context for every connection (SSL_CTX_new is ~0.3 ms in OpenSSL 3); each connection gets
+ * its trust anchors as a verify store, cached by CA file identity, and its client certificate on
+ * its SSL object. */
+static SSL_CTX *base_ctx;
+static struct {
+    char *key;
+    X509_STORE *store;
+    uint64_t used;
+} store_cache[HTTPS_CTX_CACHE];
+static uint64_t store_clock;
 
 static struct https_client *clients;
 static unsigned next_id = 1;
@@ -788,6 +834,8 @@ static void client_release(struct https_client *c)
     }
     free(c->rbody);
     c->rbody = NULL;
+    wipe_free(c->pool_key);
+    c->pool_key = NULL;
     c->fd = -1;
     c->ssl = NULL;
     c->ctx = NULL;
@@ -804,6 +852,151 @@ static void bury(void)
         graveyard = c->next;
         free(c);
     }
+    while (conn_graveyard) {
+        struct https_conn *k = conn_graveyard;
+        conn_graveyard = k->next;
+        free(k);
+    }
+}
+
+/* ---- the connection pool ---- */
+
+/* Unlink k from the pool; its memory stays valid until the next https_tick() (an event for it may
+ * still sit in the epoll batch being dispatched). The socket and TLS session are closed unless
+ * they were handed on (fd -1). */
+static void conn_release(struct https_conn *k, const char *why)
+{
+    for (struct https_conn **pp = &pool; *pp; pp = &(*pp)->next)
+        if (*pp == k) {
+            *pp = k->next;
+            n_pool--;
+            break;
+        }
+    if (k->fd >= 0) {
+        log_info("https.conn_closed", "conn=%u requests=%u reason=%s", k->id, k->requests, why);
+        if (k->ssl) {
+            SSL_shutdown(k->ssl); /* close_notify, best effort (non-blocking) */
+            SSL_free(k->ssl);
+        }
+        if (k->ctx)
+            SSL_CTX_free(k->ctx);
+        if (k->epfd >= 0)
+            epoll_ctl(k->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+        close(k->fd);
+    }
+    EVP_PKEY_free(k->pkey);
+    wipe_free(k->key);
+    k->key = NULL;
+    k->pkey = NULL;
+    k->ssl = NULL;
+    k->ctx = NULL;
+    k->fd = -1;
+    k->dead = true;
+    k->next = conn_graveyard;
+    conn_graveyard = k;
+}
+
+/* An idle connection is readable: the peer closed it, or sent data nobody asked for (drop it), or
+ * only a TLS handshake message such as a late session ticket (keep it). */
+static void conn_event(struct node_ev *ev, uint32_t events)
+{
+    struct https_conn *k = container_of(ev, struct https_conn, ev);
+    if (k->dead)
+        return;
+    if (!(events & (EPOLLERR | EPOLLHUP))) {
+        char b[256];
+        size_t got = 0;
+        ERR_clear_error();
+        int r = SSL_read_ex(k->ssl, b, sizeof b, &got);
+        int se = r == 1 ? SSL_ERROR_NONE : SSL_get_error(k->ssl, r);
+        ERR_clear_error();
+        OPENSSL_cleanse(b, sizeof b);
+        if (se == SSL_ERROR_WANT_READ)
+            return;
+        conn_release(k, r == 1 ? "unexpected-data" : "peer-closed");
+        return;
+    }
+    conn_release(k, "peer-closed");
+}
+
+/* "ino:mtime:size" of a file (or "-"), so a pooled connection or a cached context is only reused
+ * with the very file it was made with. */
+static void file_id(const char *path, char *dst, size_t cap)
+{
+    struct stat st;
+    if (!path || stat(path, &st) < 0)
+        snprintf(dst, cap, "-");
+    else
+        snprintf(dst, cap, "%llu:%lld.%09ld:%lld", (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec, (long long)st.st_size);
+}
+
+static char *conn_key(const struct https_client *c)
+{
+    char ca[96], cert[96], key[96];
+    file_id(c->ca_file, ca, sizeof ca);
+    file_id(c->cert_file, cert, sizeof cert);
+    file_id(c->key_file, key, sizeof key);
+    char *k = NULL;
+    if (asprintf(&k, "%s:%u|%s|%s|%s|%s@%s|%s|%s@%s|%s@%s|%s", c->host, c->port, c->res.proxy,
+                 c->proxy_user ? c->proxy_user : "", c->proxy_pass ? c->proxy_pass : "", c->ca_file ? c->ca_file : "",
+                 ca, c->ca_dir ? c->ca_dir : "", c->cert_file ? c->cert_file : "", cert, c->key_file ? c->key_file : "",
+                 key, c->key ? "mem" : "") < 0)
+        fatalx("https.alloc", "reason=\"out of memory\"");
+    return k;
+}
+
+static struct https_conn *pool_take(const struct https_client *c)
+{
+    for (struct https_conn *k = pool; k; k = k->next)
+        if (!strcmp(k->key, c->pool_key) && (!c->key || (k->pkey && EVP_PKEY_eq(k->pkey, c->key) == 1)))
+            return k;
+    return NULL;
+}
+
+/* The finished request's connection into the pool (before its callback runs, so a request the
+ * callback starts can take it). */
+static void pool_put(struct https_client *c, uint64_t now_ms)
+{
+    if (n_pool >= HTTPS_POOL_MAX) {
+        struct https_conn *old = pool;
+        for (struct https_conn *k = pool; k; k = k->next)
+            if (k->idle_since_ms < old->idle_since_ms)
+                old = k;
+        conn_release(old, "pool-full");
+    }
+    struct https_conn *k = calloc(1, sizeof *k);
+    if (!k)
+        fatalx("https.alloc", "reason=\"out of memory\"");
+    k->ev.fn = conn_event;
+    k->epfd = c->epfd;
+    k->fd = c->fd;
+    k->ssl = c->ssl;
+    k->ctx = c->ctx;
+    k->key = c->pool_key;
+    if (c->key && EVP_PKEY_up_ref(c->key) == 1)
+        k->pkey = c->key;
+    k->idle_since_ms = now_ms;
+    k->idle_until_ms = now_ms + c->keep_alive_ms;
+    k->requests = c->reused + 1;
+    k->id = c->conn_id;
+    c->pool_key = NULL;
+    c->fd = -1;
+    c->ssl = NULL;
+    c->ctx = NULL;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &k->ev};
+    if (k->epfd < 0 || epoll_ctl(k->epfd, c->interest ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, k->fd, &ev) < 0) {
+        k->epfd = -1;
+        k->next = pool;
+        pool = k;
+        n_pool++;
+        conn_release(k, "epoll-failed");
+        return;
+    }
+    c->interest = 0;
+    k->next = pool;
+    pool = k;
+    n_pool++;
 }
 
 /* Deliver the result and free the client. */
@@ -827,6 +1020,8 @@ static void finish(struct https_client *c)
                  (unsigned long long)c->res.elapsed_ms);
     }
     unlink_client(c); /* the callback may start new requests: this one is no longer under way */
+    if (c->res.err == HTTPS_OK && c->reusable && c->fd >= 0 && c->ssl)
+        pool_put(c, https_now_ms());
     if (c->have_rh)
         c->res.head = &c->rh;
     if (c->rbody) {
@@ -837,6 +1032,9 @@ static void finish(struct https_client *c)
     client_release(c);
 }
 
+static int open_connection(struct https_client *c, enum https_err *e, char *msg, size_t cap);
+static void retry_fresh(struct https_client *c, const char *why);
+
 static void fail(struct https_client *c, enum https_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(struct https_client *c, enum https_err e, const char *fmt, ...)
 {
@@ -845,6 +1043,12 @@ static void fail(struct https_client *c, enum https_err e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m, sizeof m, fmt, ap);
     va_end(ap);
+    /* a pooled connection the server or the proxy closed meanwhile: once more on a fresh one */
+    if (c->reused && !c->retried && e != HTTPS_ERR_TIMEOUT && e != HTTPS_ERR_SETUP &&
+        (c->state == HTTPS_REQUEST_SEND || (c->state == HTTPS_RESPONSE_RECV && !c->have_rh && c->head_len == 0))) {
+        retry_fresh(c, m);
+        return;
+    }
     c->res.err = e;
     copy_printable(c->res.message, sizeof c->res.message, m, strlen(m));
     finish(c);
@@ -1062,54 +1266,117 @@ static int step_proxy_recv(struct https_client *c)
     }
 }
 
+/* The verify store for a CA file, a CA directory or the system's default paths: cached (up-ref'd),
+ * else loaded and cached. NULL with *why on failure. */
+static X509_STORE *verify_store(const char *ca_file, const char *ca_dir, char *why, size_t cap)
+{
+    char id[96], key[2 * PATH_MAX + 200];
+    file_id(ca_file, id, sizeof id);
+    snprintf(key, sizeof key, "%s@%s|%s", ca_file ? ca_file : "", id, ca_dir ? ca_dir : "");
+    size_t v = 0;
+    for (size_t i = 0; i < HTTPS_CTX_CACHE; i++) {
+        if (store_cache[i].key && !strcmp(store_cache[i].key, key) && X509_STORE_up_ref(store_cache[i].store) == 1) {
+            store_cache[i].used = ++store_clock;
+            return store_cache[i].store;
+        }
+        if (!store_cache[i].key || (store_cache[v].key && store_cache[i].used < store_cache[v].used))
+            v = i;
+    }
+    X509_STORE *st = X509_STORE_new();
+    int ok = st != NULL;
+    if (ok && ca_file)
+        ok = X509_STORE_load_file(st, ca_file) == 1;
+    if (ok && ca_dir)
+        ok = X509_STORE_load_path(st, ca_dir) == 1;
+    if (ok && !ca_file && !ca_dir)
+        ok = X509_STORE_set_default_paths(st) == 1;
+    if (!ok) {
+        ssl_errors(why, cap);
+        X509_STORE_free(st);
+        return NULL;
+    }
+    if (X509_STORE_up_ref(st) == 1) {
+        free(store_cache[v].key);
+        X509_STORE_free(store_cache[v].store);
+        store_cache[v].key = dup_or_null(key);
+        store_cache[v].store = st;
+        store_cache[v].used = ++store_clock;
+    }
+    return st;
+}
+
+static void store_cache_clear(void)
+{
+    for (size_t i = 0; i < HTTPS_CTX_CACHE; i++) {
+        free(store_cache[i].key);
+        X509_STORE_free(store_cache[i].store);
+        store_cache[i].key = NULL;
+        store_cache[i].store = NULL;
+    }
+    if (base_ctx)
+        SSL_CTX_free(base_ctx);
+    base_ctx = NULL;
+}
+
 static int tls_setup(struct https_client *c)
 {
     char e[256];
     ERR_clear_error();
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    if (!c->ctx) {
-        ssl_errors(e, sizeof e);
-        fail(c, HTTPS_ERR_SETUP, "SSL_CTX_new: %s", e);
-        return -1;
-    }
-    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-    if (c->ca_file || c->ca_dir) {
-        if (SSL_CTX_load_verify_locations(c->ctx, c->ca_file, c->ca_dir) != 1) {
+    if (!base_ctx) {
+        base_ctx = SSL_CTX_new(TLS_client_method());
+        if (!base_ctx) {
             ssl_errors(e, sizeof e);
-            fail(c, HTTPS_ERR_SETUP, "cannot load the CA %s \"%s\": %s", c->ca_file ? "file" : "directory",
-                 c->ca_file ? c->ca_file : c->ca_dir, e);
+            fail(c, HTTPS_ERR_SETUP, "SSL_CTX_new: %s", e);
             return -1;
         }
-    } else if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
-        ssl_errors(e, sizeof e);
-        fail(c, HTTPS_ERR_SETUP, "cannot load the system CA store: %s", e);
+        SSL_CTX_set_min_proto_version(base_ctx, TLS1_2_VERSION);
+        SSL_CTX_set_verify(base_ctx, SSL_VERIFY_PEER, NULL);
+    }
+    X509_STORE *st = verify_store(c->ca_file, c->ca_dir, e, sizeof e);
+    if (!st) {
+        if (c->ca_file || c->ca_dir)
+            fail(c, HTTPS_ERR_SETUP, "cannot load the CA %s \"%s\": %s", c->ca_file ? "file" : "directory",
+                 c->ca_file ? c->ca_file : c->ca_dir, e);
+        else
+            fail(c, HTTPS_ERR_SETUP, "cannot load the system CA store: %s", e);
         return -1;
     }
+    if (SSL_CTX_up_ref(base_ctx) != 1) {
+        X509_STORE_free(st);
+        fail(c, HTTPS_ERR_SETUP, "SSL_CTX_up_ref failed");
+        return -1;
+    }
+    c->ctx = base_ctx;
+    c->ssl = SSL_new(c->ctx);
+    if (!c->ssl || SSL_set1_verify_cert_store(c->ssl, st) != 1) {
+        X509_STORE_free(st);
+        ssl_errors(e, sizeof e);
+        fail(c, HTTPS_ERR_SETUP, "SSL_new: %s", e);
+        return -1;
+    }
+    X509_STORE_free(st); /* the SSL holds its own reference */
     if (c->cert_file) {
         const char *key = c->key_file ? c->key_file : c->cert_file;
-        if (SSL_CTX_use_certificate_chain_file(c->ctx, c->cert_file) != 1) {
+        if (SSL_use_certificate_chain_file(c->ssl, c->cert_file) != 1) {
             ssl_errors(e, sizeof e);
             fail(c, HTTPS_ERR_SETUP, "cannot load the client certificate \"%s\": %s", c->cert_file, e);
             return -1;
         }
         if (c->key) {
-            if (SSL_CTX_use_PrivateKey(c->ctx, c->key) != 1 || SSL_CTX_check_private_key(c->ctx) != 1) {
+            if (SSL_use_PrivateKey(c->ssl, c->key) != 1 || SSL_check_private_key(c->ssl) != 1) {
                 ssl_errors(e, sizeof e);
                 fail(c, HTTPS_ERR_SETUP, "cannot use the client key (in memory) with \"%s\": %s", c->cert_file, e);
                 return -1;
             }
-        } else if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1 ||
-                   SSL_CTX_check_private_key(c->ctx) != 1) {
+        } else if (SSL_use_PrivateKey_file(c->ssl, key, SSL_FILETYPE_PEM) != 1 || SSL_check_private_key(c->ssl) != 1) {
             ssl_errors(e, sizeof e);
             fail(c, HTTPS_ERR_SETUP, "cannot use the client key \"%s\": %s", key, e);
             return -1;
         }
     }
-    c->ssl = SSL_new(c->ctx);
-    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+    if (SSL_set_fd(c->ssl, c->fd) != 1) {
         ssl_errors(e, sizeof e);
-        fail(c, HTTPS_ERR_SETUP, "SSL_new: %s", e);
+        fail(c, HTTPS_ERR_SETUP, "SSL_set_fd: %s", e);
         return -1;
     }
     int ok;
@@ -1144,6 +1411,47 @@ static void name_rfc2253(X509_NAME *n, char *dst, size_t cap)
     BIO_free(b);
 }
 
+/* The TLS session's parameters and the peer into the result. */
+static void tls_result(struct https_client *c)
+{
+    struct https_result *res = &c->res;
+    snprintf(res->tls_version, sizeof res->tls_version, "%s", SSL_get_version(c->ssl));
+    const char *cn = SSL_get_cipher_name(c->ssl);
+    snprintf(res->tls_cipher, sizeof res->tls_cipher, "%s", cn ? cn : "?");
+    X509 *peer = SSL_get1_peer_certificate(c->ssl);
+    if (peer) {
+        name_rfc2253(X509_get_subject_name(peer), res->peer_subject, sizeof res->peer_subject);
+        name_rfc2253(X509_get_issuer_name(peer), res->peer_issuer, sizeof res->peer_issuer);
+        X509_free(peer);
+    }
+    res->verify_code = SSL_get_verify_result(c->ssl);
+}
+
+/* The request head and body into c->out. Returns 0, or -1 with *why. */
+static int build_request(struct https_client *c, const char **why)
+{
+    char b[HTTPS_PATH_MAX + 4096];
+    bool has_body = c->body_len > 0 || strcmp(c->method, "POST") == 0 || strcmp(c->method, "PUT") == 0 ||
+                    strcmp(c->method, "PATCH") == 0;
+    ssize_t n = http_build_request_conn(b, sizeof b, c->method, c->host, c->port, c->path,
+                                        (const char *const *)c->headers, has_body, c->content_type, c->body_len,
+                                        c->keep_alive_ms > 0);
+    if (n < 0) {
+        *why = n == -ENOBUFS ? "headers too long" : "bad method, path or header";
+        return -1;
+    }
+    c->out = malloc((size_t)n + c->body_len);
+    if (!c->out)
+        fatalx("https.alloc", "reason=\"out of memory\"");
+    memcpy(c->out, b, (size_t)n);
+    if (c->body_len)
+        memcpy(c->out + n, c->body, c->body_len);
+    OPENSSL_cleanse(b, (size_t)n); /* may carry a session token */
+    c->out_len = (size_t)n + c->body_len;
+    c->out_off = 0;
+    return 0;
+}
+
 static int step_tls(struct https_client *c)
 {
     if (!c->ssl && tls_setup(c) < 0)
@@ -1152,16 +1460,7 @@ static int step_tls(struct https_client *c)
     int r = SSL_connect(c->ssl);
     if (r == 1) {
         struct https_result *res = &c->res;
-        snprintf(res->tls_version, sizeof res->tls_version, "%s", SSL_get_version(c->ssl));
-        const char *cn = SSL_get_cipher_name(c->ssl);
-        snprintf(res->tls_cipher, sizeof res->tls_cipher, "%s", cn ? cn : "?");
-        X509 *peer = SSL_get1_peer_certificate(c->ssl);
-        if (peer) {
-            name_rfc2253(X509_get_subject_name(peer), res->peer_subject, sizeof res->peer_subject);
-            name_rfc2253(X509_get_issuer_name(peer), res->peer_issuer, sizeof res->peer_issuer);
-            X509_free(peer);
-        }
-        res->verify_code = SSL_get_verify_result(c->ssl);
+        tls_result(c);
         char q1[300], q2[300];
         log_info("https.tls", "id=%u tag=%s host=%s version=%s cipher=%s peer_subject=%s peer_issuer=%s verify=ok",
                  c->id, c->tag, c->host, res->tls_version, res->tls_cipher,
@@ -1169,25 +1468,11 @@ static int step_tls(struct https_client *c)
                  log_quote(q2, sizeof q2, res->peer_issuer, strlen(res->peer_issuer)));
         /* A server that closes without close_notify ends an until-close body, nothing more. */
         SSL_set_options(c->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
-
-        char b[HTTPS_PATH_MAX + 4096];
-        bool has_body = c->body_len > 0 || strcmp(c->method, "POST") == 0 || strcmp(c->method, "PUT") == 0 ||
-                        strcmp(c->method, "PATCH") == 0;
-        ssize_t n = http_build_request(b, sizeof b, c->method, c->host, c->port, c->path,
-                                       (const char *const *)c->headers, has_body, c->content_type, c->body_len);
-        if (n < 0) {
-            fail(c, HTTPS_ERR_SETUP, "cannot build the request (%s)",
-                 n == -ENOBUFS ? "headers too long" : "bad method, path or header");
+        const char *why = NULL;
+        if (build_request(c, &why) < 0) {
+            fail(c, HTTPS_ERR_SETUP, "cannot build the request (%s)", why);
             return STEP_END;
         }
-        c->out = malloc((size_t)n + c->body_len);
-        if (!c->out)
-            fatalx("https.alloc", "reason=\"out of memory\"");
-        memcpy(c->out, b, (size_t)n);
-        if (c->body_len)
-            memcpy(c->out + n, c->body, c->body_len);
-        c->out_len = (size_t)n + c->body_len;
-        c->out_off = 0;
         set_state(c, HTTPS_REQUEST_SEND);
         return STEP_NEXT;
     }
@@ -1285,6 +1570,8 @@ static int body_feed(struct https_client *c, const char *d, size_t n)
         }
         memcpy(c->rbody + c->rbody_len, d, take);
         c->rbody_len += take;
+        if (take < n)
+            c->extra = true;
         return c->rbody_len == c->content_length ? 1 : 0;
     }
     case HTTP_BODY_UNTIL_CLOSE:
@@ -1310,8 +1597,11 @@ static int body_feed(struct https_client *c, const char *d, size_t n)
                 fail(c, HTTPS_ERR_HTTP, "bad chunked body from %s: %s", c->host, why);
                 return -1;
             }
-            if (r == 1)
+            if (r == 1) {
+                if (n > 0)
+                    c->extra = true;
                 return 1;
+            }
             if (used == 0 && produced == 0) { /* no room left */
                 fail(c, HTTPS_ERR_HTTP, "response body of %s larger than %zu bytes", c->host, c->max_body);
                 return -1;
@@ -1322,11 +1612,29 @@ static int body_feed(struct https_client *c, const char *d, size_t n)
     return 0;
 }
 
+/* "Connection: close" (a token of any Connection header) */
+static bool conn_close_asked(const struct http_response_head *h)
+{
+    for (size_t i = 0; i < h->n_headers; i++) {
+        const struct http_resp_header *x = &h->headers[i];
+        if (x->name_len != 10 || strncasecmp(x->name, "Connection", 10) != 0)
+            continue;
+        for (size_t j = 0; j + 5 <= x->value_len; j++)
+            if (!strncasecmp(x->value + j, "close", 5) && (j == 0 || x->value[j - 1] == ' ' || x->value[j - 1] == ',') &&
+                (j + 5 == x->value_len || x->value[j + 5] == ' ' || x->value[j + 5] == ','))
+                return true;
+    }
+    return false;
+}
+
 static void complete(struct https_client *c)
 {
     if (body_grow(c, c->rbody_len) == 0 && c->rbody)
         c->rbody[c->rbody_len] = '\0';
     c->res.err = HTTPS_OK;
+    c->reusable = c->keep_alive_ms > 0 && c->have_rh && c->rh.version == 11 && c->kind != HTTP_BODY_UNTIL_CLOSE && !c->extra &&
+                  !conn_close_asked(&c->rh) && c->ssl && SSL_pending(c->ssl) == 0 &&
+                  !(SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN);
     finish(c);
 }
 
@@ -1417,9 +1725,10 @@ static int step_response_recv(struct https_client *c)
             fail(c, HTTPS_ERR_HTTP, "cannot allocate the body");
             return STEP_END;
         }
-        int b = c->kind == HTTP_BODY_NONE || (c->kind == HTTP_BODY_LENGTH && c->content_length == 0)
-                    ? 1
-                    : body_feed(c, c->head + c->rh.head_len, c->head_len - c->rh.head_len);
+        bool no_body = c->kind == HTTP_BODY_NONE || (c->kind == HTTP_BODY_LENGTH && c->content_length == 0);
+        if (no_body && c->head_len > c->rh.head_len)
+            c->extra = true;
+        int b = no_body ? 1 : body_feed(c, c->head + c->rh.head_len, c->head_len - c->rh.head_len);
         if (b < 0)
             return STEP_END;
         if (b == 1) {
@@ -1503,6 +1812,8 @@ struct https_client *https_start(int epfd, const struct https_request *req, http
     c->connect_timeout_ms = req->connect_timeout_ms ? req->connect_timeout_ms : HTTPS_DEFAULT_CONNECT_TIMEOUT_MS;
     c->timeout_ms = req->timeout_ms ? req->timeout_ms : HTTPS_DEFAULT_TIMEOUT_MS;
     c->max_body = req->max_body ? req->max_body : HTTPS_DEFAULT_MAX_BODY;
+    c->keep_alive_ms = req->keep_alive_ms;
+    c->conn_id = c->id;
     c->started_ms = now_ms;
     c->connect_deadline_ms = now_ms + c->connect_timeout_ms;
     c->deadline_ms = now_ms + c->timeout_ms;
@@ -1554,24 +1865,118 @@ struct https_client *https_start(int epfd, const struct https_request *req, http
         fail_later(c, HTTPS_ERR_SETUP, "no proxy address");
         return c;
     }
+    /* a pooled connection to the same server through the same proxy with the same trust */
+    c->pool_key = conn_key(c);
+    struct https_conn *k = pool_take(c);
+    if (k) {
+        c->fd = k->fd;
+        c->ssl = k->ssl;
+        c->ctx = k->ctx;
+        c->reused = k->requests;
+        c->conn_id = k->id;
+        c->interest = EPOLLIN; /* registered by the pool: want() modifies it */
+        uint64_t idle = now_ms > k->idle_since_ms ? now_ms - k->idle_since_ms : 0;
+        k->fd = -1;
+        k->ssl = NULL;
+        k->ctx = NULL;
+        conn_release(k, "reused");
+        tls_result(c);
+        log_info("https.reuse", "id=%u tag=%s conn=%u requests=%u idle_ms=%llu proxy=%s", c->id, c->tag, c->conn_id,
+                 c->reused, (unsigned long long)idle, c->res.proxy);
+        const char *why = NULL;
+        if (build_request(c, &why) < 0) {
+            fail_later(c, HTTPS_ERR_SETUP, "cannot build the request (%s)", why);
+            return c;
+        }
+        set_state(c, HTTPS_REQUEST_SEND);
+        int r = want(c, EPOLLOUT);
+        if (r < 0)
+            fail_later(c, HTTPS_ERR_SETUP, "epoll: %s", strerror(-r));
+        return c;
+    }
+    enum https_err e;
+    char m[sizeof c->res.message];
+    if (open_connection(c, &e, m, sizeof m) < 0)
+        fail_later(c, e, "%s", m);
+    return c;
+}
+
+/* A socket to the proxy (or the server), connecting, registered for EPOLLOUT. */
+static int open_connection(struct https_client *c, enum https_err *e, char *msg, size_t cap)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    if (c->direct) {
+        inet_pton(AF_INET, c->host, &sa.sin_addr);
+        sa.sin_port = htons(c->port);
+    } else {
+        sa.sin_addr = c->proxy_addr;
+        sa.sin_port = htons(c->proxy_port);
+    }
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-        fail_later(c, HTTPS_ERR_SETUP, "socket: %s", strerror(errno));
-        return c;
+        *e = HTTPS_ERR_SETUP;
+        snprintf(msg, cap, "socket: %s", strerror(errno));
+        return -1;
     }
     /* Requests go out as several small writes (CONNECT, TLS records of the head and the body):
      * without NODELAY, Nagle holds the last one until the peer's delayed ACK (40 ms) */
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
-        fail_later(c, HTTPS_ERR_PROXY_CONNECT, "cannot connect to %s %s: %s", c->direct ? "server" : "proxy",
-                   c->res.proxy, strerror(errno));
-        return c;
+        *e = HTTPS_ERR_PROXY_CONNECT;
+        snprintf(msg, cap, "cannot connect to %s %s: %s", c->direct ? "server" : "proxy", c->res.proxy, strerror(errno));
+        return -1;
     }
     int r = want(c, EPOLLOUT);
-    if (r < 0)
-        fail_later(c, HTTPS_ERR_SETUP, "epoll: %s", strerror(-r));
-    return c;
+    if (r < 0) {
+        *e = HTTPS_ERR_SETUP;
+        snprintf(msg, cap, "epoll: %s", strerror(-r));
+        return -1;
+    }
+    return 0;
+}
+
+/* A reused connection failed before any byte of the response: close it and start over on a fresh
+ * connection (called from fail(), inside a step; the request goes on from epoll). */
+static void retry_fresh(struct https_client *c, const char *why)
+{
+    char q[512];
+    log_info("https.retry", "id=%u tag=%s conn=%u reason=stale-connection failed_in=%s error=%s", c->id, c->tag,
+             c->conn_id, state_names[c->state], log_quote(q, sizeof q, why, strlen(why)));
+    if (c->ssl)
+        SSL_free(c->ssl);
+    if (c->ctx)
+        SSL_CTX_free(c->ctx);
+    c->ssl = NULL;
+    c->ctx = NULL;
+    if (c->fd >= 0) {
+        if (c->interest && c->epfd >= 0)
+            epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+    }
+    c->fd = -1;
+    c->interest = 0;
+    if (c->out) {
+        explicit_bzero(c->out, c->out_len);
+        free(c->out);
+        c->out = NULL;
+    }
+    c->out_len = c->out_off = 0;
+    c->head_len = 0;
+    c->have_rh = false;
+    c->reused = 0;
+    c->retried = true;
+    c->conn_id = c->id;
+    memset(c->res.tls_version, 0, sizeof c->res.tls_version);
+    set_state(c, HTTPS_TCP_CONNECT);
+    c->connect_deadline_ms = https_now_ms() + c->connect_timeout_ms;
+    enum https_err e;
+    char m[sizeof c->res.message];
+    if (open_connection(c, &e, m, sizeof m) < 0) {
+        c->res.err = e;
+        copy_printable(c->res.message, sizeof c->res.message, m, strlen(m));
+        finish(c);
+    }
 }
 
 void https_cancel(struct https_client *c)
@@ -1584,10 +1989,19 @@ void https_cancel(struct https_client *c)
     client_release(c);
 }
 
+void https_pool_flush(const char *why)
+{
+    while (pool)
+        conn_release(pool, why);
+}
+
 void https_shutdown(void)
 {
     while (clients)
         https_cancel(clients);
+    while (pool)
+        conn_release(pool, "shutdown");
+    store_cache_clear();
     bury();
 }
 
@@ -1598,6 +2012,11 @@ size_t https_active(void) { return n_clients; }
 void https_tick(uint64_t now_ms)
 {
     bury();
+    for (struct https_conn *k = pool, *nx; k; k = nx) {
+        nx = k->next;
+        if (now_ms >= k->idle_until_ms)
+            conn_release(k, "idle");
+    }
     bool again = true;
     while (again) { /* a callback may start or cancel clients: rescan after each */
         again = false;
@@ -1627,6 +2046,12 @@ void https_tick(uint64_t now_ms)
 int https_next_timeout_ms(uint64_t now_ms)
 {
     int64_t t = -1;
+    for (struct https_conn *k = pool; k; k = k->next) {
+        uint64_t d = k->idle_until_ms;
+        int64_t left = d > now_ms ? (int64_t)(d - now_ms) : 0;
+        if (t < 0 || left < t)
+            t = left;
+    }
     for (struct https_client *c = clients; c; c = c->next) {
         uint64_t d = c->fail_pending ? now_ms : c->deadline_ms;
         if (c->state == HTTPS_TCP_CONNECT && c->connect_deadline_ms < d)

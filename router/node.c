@@ -403,6 +403,7 @@ bool node_reselect(struct node *n, const char *cause)
     n->active = a;
     n->active_since = time(NULL);
     n->changes++;
+    https_pool_flush("proxy-changed"); /* idle kept-alive connections go through the old proxy */
     phonehome_proxy_changed(&n->ph, https_now_ms());
     sztp_proxy_changed(&n->sztp, https_now_ms());
     conductor_proxy_changed(&n->cond, https_now_ms());

@@ -14,6 +14,7 @@
 
 #include "ctl.h"
 #include "node.h"
+#include "tpm.h"
 #include "ztp/daemon.h"
 #include "ztp/log.h"
 
@@ -22,7 +23,7 @@
     "                [--ha-listen IP:PORT --ha-peer IP:PORT] [--ha-timeout SEC] [--no-apply]\n"               \
     "                [--phone-home-url https://HOST[:PORT]/PATH [--mist-ca FILE]]\n"                    \
     "                [--sztp --device-id ID --tpm TCTI [--sztp-fault replay-response]\n"                    \
-    "                 [--conductor-fault csr-other-router]]\n"                                              \
+    "                 [--conductor-fault csr-other-router] [--manufacture-ocra-key FILE]]\n"                \
     "                [--log-level debug|info]\n"
 
 static struct node the_node;
@@ -104,11 +105,12 @@ int main(int argc, char **argv)
         {"phone-home-url", required_argument, NULL, 'U'}, {"mist-ca", required_argument, NULL, 'M'},
         {"sztp", no_argument, NULL, 'Z'},             {"device-id", required_argument, NULL, 'D'},
         {"tpm", required_argument, NULL, 'B'},        {"sztp-fault", required_argument, NULL, 'F'},
-        {"conductor-fault", required_argument, NULL, 'G'},
+        {"conductor-fault", required_argument, NULL, 'G'}, {"manufacture-ocra-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     struct node_options opt = {.dhcp_apply = true};
     enum log_level lvl = LOG_LVL_INFO;
+    const char *manufacture_key = NULL;
     char ctl_path[PATH_MAX];
     int c;
 
@@ -128,6 +130,7 @@ int main(int argc, char **argv)
         case 'Z': opt.sztp = true; break;
         case 'D': opt.device_id = optarg; break;
         case 'B': opt.tpm = optarg; break;
+        case 'K': manufacture_key = optarg; break;
         case 'F': {
             int f = sztp_fault_from_name(optarg);
             if (f <= SZTP_FAULT_NONE)
@@ -167,6 +170,8 @@ int main(int argc, char **argv)
         return usage_error("%s", "--conductor-fault goes with --sztp");
     if (opt.sztp_fault != SZTP_FAULT_NONE && !opt.sztp)
         return usage_error("%s", "--sztp-fault goes with --sztp");
+    if (manufacture_key && !opt.sztp)
+        return usage_error("%s", "--manufacture-ocra-key goes with --sztp (and --tpm)");
 
     if (opt.ctl_path)
         snprintf(ctl_path, sizeof ctl_path, "%s", opt.ctl_path);
@@ -181,6 +186,19 @@ int main(int argc, char **argv)
         return 2;
     }
     struct node *n = &the_node;
+    /* First-boot manufacturing (fleet runs: one TPM per process, made in parallel by the nodes
+     * themselves instead of one ssr-tpm process per node): before readiness, so a node that is
+     * ready has its OCRA key in its TPM. The OCRA suite of the lab and the product is
+     * OCRA-1:HOTP-SHA256-8:QA08, hence SHA-256. */
+    if (manufacture_key) {
+        struct tpm *t = sztp_tpm(&n->sztp, err, sizeof err);
+        if (!t || tpm_manufacture_from_file(t, TPM_HASH_SHA256, manufacture_key, err, sizeof err) < 0) {
+            char q[1100];
+            log_error("tpm.manufacture_failed", "error=%s", log_quote(q, sizeof q, err, strlen(err)));
+            fprintf(stderr, "ssr-node: manufacturing: %s\n", err);
+            return 1;
+        }
+    }
 
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     struct sig_ev sig = {.ev.fn = on_signal, .fd = daemon_signalfd()};

@@ -700,6 +700,11 @@ static void send_req(struct sztp *z, enum sztp_op op, const char *method, const 
         .proxy_pass = cfg && cfg->have_proxy_pass ? cfg->proxy_pass : NULL,
         .ca_file = z->ca_file[0] ? z->ca_file : NULL,
         .timeout_ms = z->timeout_ms,
+        /* the org cloud's exchange is challenge, response (and the replay fault), onboarding data:
+         * one connection for all of them (https.h, "Connection reuse") */
+        .keep_alive_ms = op == SZTP_OP_CHALLENGE || op == SZTP_OP_RESPONSE || op == SZTP_OP_REPLAY
+                             ? HTTPS_KEEPALIVE_IDLE_MS
+                             : 0,
     };
     proxy_addr_format(a->addr, a->port, z->cur_proxy, sizeof z->cur_proxy);
     z->p.attempts_total++;

@@ -1,10 +1,14 @@
 /* The router node's TPM through ESAPI (see tpm.h). */
 #include "tpm.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
@@ -305,6 +309,71 @@ out:
     Esys_Free(priv);
     Esys_Free(pub);
     return ret;
+}
+
+int tpm_manufacture_from_file(struct tpm *tpm, enum tpm_hash hash, const char *path, char *err, size_t errcap)
+{
+    int present = tpm_hmac_key_present(tpm, NULL);
+    if (present < 0)
+        return errf(err, errcap, "cannot tell whether an OCRA key is persisted");
+    if (present == 1) {
+        log_info("tpm.manufactured", "result=already handle=0x%08x", TPM_OCRA_KEY_HANDLE);
+        return 0;
+    }
+    /* O_NOFOLLOW: never read through a symlink someone put in place of the key file */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return errf(err, errcap, "manufacturing key file %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return errf(err, errcap, "manufacturing key file %s: not a regular file", path);
+    }
+    if ((st.st_mode & 07777) != 0600 || st.st_uid != geteuid()) {
+        close(fd);
+        return errf(err, errcap, "manufacturing key file %s: mode %04o owner %u, refused (must be 0600, ours)", path,
+                    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+    }
+    char buf[2 * TPM_HMAC_KEY_MAX + 64];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            explicit_bzero(buf, sizeof buf);
+            return errf(err, errcap, "manufacturing key file %s: %s", path, strerror(e));
+        }
+        if (n == 0 || (len += (size_t)n) == sizeof buf - 1)
+            break;
+    }
+    close(fd);
+    buf[len] = 0;
+    char *s = buf;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\n' || s[l - 1] == '\r'))
+        s[--l] = 0;
+    uint8_t key[TPM_HMAC_KEY_MAX];
+    size_t keylen = 0;
+    int r = len == sizeof buf - 1 ? -1 : hex_decode(s, key, sizeof key, &keylen);
+    explicit_bzero(buf, sizeof buf);
+    if (r < 0 || keylen == 0) {
+        explicit_bzero(key, sizeof key);
+        return errf(err, errcap, "manufacturing key file %s: not 1..%d bytes of hex", path, TPM_HMAC_KEY_MAX);
+    }
+    r = tpm_provision_hmac_key(tpm, hash, key, keylen, err, errcap);
+    explicit_bzero(key, sizeof key);
+    if (r < 0)
+        return -1;
+    if (unlink(path) < 0)
+        log_warn("tpm.manufacture_unlink_failed", "path=\"%s\" error=\"%s\"", path, strerror(errno));
+    log_info("tpm.manufactured", "result=ok handle=0x%08x hash=%s key_len=%zu file=removed", TPM_OCRA_KEY_HANDLE,
+             hashes[hash].name, keylen);
+    return 1;
 }
 
 static int hmac_sequence(struct tpm *tpm, TPMI_ALG_HASH alg, const uint8_t *msg, size_t len, TPM2B_DIGEST **res)

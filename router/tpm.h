@@ -56,6 +56,15 @@ void tpm_close(struct tpm *tpm);
 int tpm_provision_hmac_key(struct tpm *tpm, enum tpm_hash hash, const uint8_t *key, size_t keylen, char *err,
                            size_t errcap);
 
+/* First-boot manufacturing from a key file (ssr-node --manufacture-ocra-key FILE): when no OCRA key
+ * is persisted yet, read the key (hex, surrounding blanks ignored) from `path`, provision it for
+ * `hash` as tpm_provision_hmac_key() does, then unlink `path` and log event=tpm.manufactured. The
+ * file must be a regular file (not a symlink) owned by the caller with mode exactly 0600, else it is
+ * refused (nothing read). When a key is already persisted nothing happens and the file, if any, is
+ * left alone (a restart after manufacturing). Returns 1 manufactured, 0 already manufactured, -1 with
+ * one line in err (the key is never in it). The key bytes are wiped after use. */
+int tpm_manufacture_from_file(struct tpm *tpm, enum tpm_hash hash, const char *path, char *err, size_t errcap);
+
 /* Whether a usable OCRA key is persisted: 1 (and *hash set when non-NULL), 0 none, -1 error. */
 int tpm_hmac_key_present(struct tpm *tpm, enum tpm_hash *hash);
 

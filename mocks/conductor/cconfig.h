@@ -20,7 +20,7 @@
 #include "ztp/pki.h"
 #include "ztp/psk.h"
 
-#define COND_ROUTERS_MAX 256
+#define COND_ROUTERS_MAX 20000       /* lab fleet runs: up to 20,000 routers (lab/fleet.h) */
 #define COND_NODES_MAX 8            /* per router (an HA pair is 2) */
 #define COND_CONDUCTORS_MAX 2       /* an HA conductor has two addresses */
 #define COND_ADDR_MAX 255

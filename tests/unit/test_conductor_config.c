@@ -155,7 +155,7 @@ static void test_refusals(void)
         {COND_PRODUCTION, "{" R1 ", \"router\": {}}", "config: unknown key \"router\""},
         {COND_PRODUCTION, "{" R1 ", " R1 "}", "duplicate"},
         {COND_PRODUCTION, "{}", "config: \"routers\" is missing"},
-        {COND_PRODUCTION, "{\"routers\": {}}", "routers: 1..256 routers expected"},
+        {COND_PRODUCTION, "{\"routers\": {}}", "routers: 1..20000 routers expected"},
         {COND_PRODUCTION, "{\"routers\": []}", "config: \"routers\" must be an object"},
         {COND_PRODUCTION, "{\"routers\": {\"R 1\": {}}}", "routers.R 1: a router name is"},
         {COND_PRODUCTION, "{\"routers\": {\"R1\": {\"nodes\": {\"a\": {}}}}}", "routers.R1: \"psk\" is missing"},

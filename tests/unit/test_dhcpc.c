@@ -944,14 +944,22 @@ static void test_netns_round_trip(void)
      * then retransmitted after 1 s, as it should be). */
     CU_ASSERT(s.n_discover >= 1 && s.n_discover <= 2);
 
-    /* the BPF filter: a UDP broadcast to another port never wakes the client's socket; garbage to
-     * port 68 does, and is logged and dropped without changing the state */
+    /* the BPF filter: a UDP broadcast to another port never wakes the client's socket, nor one to
+     * port 68 whose BOOTP chaddr is not ours (another client's reply, or too short to hold one);
+     * garbage to port 68 carrying our chaddr does, and is logged and dropped without changing the state */
     struct sockaddr_in other = {.sin_family = AF_INET, .sin_port = htons(5000), .sin_addr.s_addr = INADDR_BROADCAST};
     CU_ASSERT(sendto(s.fd, "not dhcp", 8, 0, (struct sockaddr *)&other, sizeof other) == 8);
     struct pollfd pf = {.fd = dhcpc_io_fd(io), .events = POLLIN};
     ZTP_ASSERT_EQ_INT(poll(&pf, 1, 200), 0);
     other.sin_port = htons(DHCP_CLIENT_PORT);
     CU_ASSERT(sendto(s.fd, "not dhcp", 8, 0, (struct sockaddr *)&other, sizeof other) == 8);
+    uint8_t junk[300];
+    memset(junk, 'x', sizeof junk);
+    memcpy(junk + 28, (const uint8_t[]){0x02, 0x5a, 0x00, 0x00, 0x00, 0x02}, 6); /* another client's chaddr */
+    CU_ASSERT(sendto(s.fd, junk, sizeof junk, 0, (struct sockaddr *)&other, sizeof other) == (ssize_t)sizeof junk);
+    ZTP_ASSERT_EQ_INT(poll(&pf, 1, 200), 0);
+    junk[33] = 0x01; /* ours */
+    CU_ASSERT(sendto(s.fd, junk, sizeof junk, 0, (struct sockaddr *)&other, sizeof other) == (ssize_t)sizeof junk);
     ZTP_ASSERT_EQ_INT(poll(&pf, 1, 1000), 1);
     dhcpc_io_readable(io, dhcpc_now_ms());
     ZTP_ASSERT_EQ_STR(dhcpc_state_name(dhcpc_io_state(io)), "BOUND");

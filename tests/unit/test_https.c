@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -508,6 +509,10 @@ struct fake {
     bool replied;
     bool want_client_cert;        /* require a client certificate (trusting srv_cert) */
     char client_subject[128];     /* the client certificate the server saw */
+    /* keep-alive: answer every request of the connection, not only the first */
+    bool multi;
+    unsigned accepts, served;
+    char last_req[4096];          /* the last request answered */
 };
 
 /* A self-signed certificate for ep-terminator.mistsys.net (its own CA), made with the OpenSSL API. */
@@ -596,6 +601,32 @@ static void fake_tls(struct fake *f)
     size_t w = 0;
     CU_ASSERT(SSL_write_ex(f->ssl, f->reply, strlen(f->reply), &w) == 1 && w == strlen(f->reply));
     f->replied = true;
+    f->served++;
+    memcpy(f->last_req, f->req, f->req_len + 1);
+    if (f->multi) { /* ready for the next request on this connection */
+        f->req_len = 0;
+        f->replied = false;
+    }
+}
+
+/* The server side drops the connection (TLS close_notify, then close); the next one is accepted. */
+static void fake_drop(struct fake *f)
+{
+    if (f->ssl) {
+        SSL_shutdown(f->ssl);
+        SSL_free(f->ssl);
+        f->ssl = NULL;
+    }
+    if (f->sctx)
+        SSL_CTX_free(f->sctx);
+    f->sctx = NULL;
+    if (f->cfd >= 0)
+        close(f->cfd);
+    f->cfd = -1;
+    f->answered = false;
+    f->got_len = 0;
+    f->req_len = 0;
+    f->replied = false;
 }
 
 static void fake_listen(struct fake *f, enum fake_mode mode)
@@ -632,10 +663,13 @@ static void fake_poll(struct fake *f)
 {
     if (f->lfd < 0)
         return;
-    if (f->cfd < 0) {
+    if (f->cfd == -1) {
         f->cfd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK);
-        if (f->cfd < 0)
+        if (f->cfd < 0) {
+            f->cfd = -1;
             return;
+        }
+        f->accepts++;
         if (f->mode == FAKE_CLOSE) {
             close(f->cfd);
             f->cfd = -2; /* done */
@@ -953,6 +987,127 @@ static void test_client_tls_request(void)
     unlink(keycert_path);
 }
 
+/* Keep-alive (https.h, "Connection reuse"): requests with keep_alive_ms share one connection
+ * (one accept, one TLS handshake); a request without it sends "Connection: close" and ends the
+ * connection; a pooled connection the server closed meanwhile is replaced by a fresh one (the
+ * request is sent again); a response with "Connection: close" is not pooled; another proxy or
+ * another CA never takes a pooled connection. */
+static void write_ca(char *path, size_t cap, const char *tmpl)
+{
+    snprintf(path, cap, "%s", tmpl);
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    FILE *cf = fdopen(fd, "w");
+    CU_ASSERT_FATAL(cf && PEM_write_X509(cf, srv_cert) == 1);
+    fclose(cf);
+}
+
+static void test_client_keepalive(void)
+{
+    make_server_cert();
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct fake f;
+    struct outcome o;
+    char ca1[64], ca2[64];
+    write_ca(ca1, sizeof ca1, "/tmp/test_https_ka1.XXXXXX");
+    write_ca(ca2, sizeof ca2, "/tmp/test_https_ka2.XXXXXX");
+    fake_listen(&f, FAKE_TLS);
+    f.multi = true;
+    f.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    struct https_request rq = base_req(f.port);
+    rq.ca_file = ca1;
+    rq.keep_alive_ms = 1000;
+    for (unsigned i = 1; i <= 3; i++) {
+        memset(&o, 0, sizeof o);
+        https_start(epfd, &rq, on_done, &o, https_now_ms());
+        run(epfd, &f, &o);
+        expect(&o, HTTPS_OK, "");
+        ZTP_ASSERT_EQ_STR(o.body, "ok");
+        ZTP_ASSERT_EQ_INT(f.served, i);
+        ZTP_ASSERT_EQ_INT(f.accepts, 1); /* the same connection, the same TLS session */
+        CU_ASSERT(strstr(f.last_req, "\r\nConnection: keep-alive\r\n") != NULL);
+        CU_ASSERT(strncmp(o.r.tls_version, "TLSv1.", 6) == 0);
+        ZTP_ASSERT_EQ_STR(o.r.peer_subject, "CN=ep-terminator.mistsys.net,O=Mist Lab");
+    }
+    /* the last of the exchange: "Connection: close", on the pooled connection, which then ends */
+    rq.keep_alive_ms = 0;
+    memset(&o, 0, sizeof o);
+    https_start(epfd, &rq, on_done, &o, https_now_ms());
+    run(epfd, &f, &o);
+    expect(&o, HTTPS_OK, "");
+    ZTP_ASSERT_EQ_INT(f.served, 4);
+    ZTP_ASSERT_EQ_INT(f.accepts, 1);
+    CU_ASSERT(strstr(f.last_req, "\r\nConnection: close\r\n") != NULL);
+    struct pollfd pf = {.fd = f.cfd, .events = POLLIN};
+    ZTP_ASSERT_EQ_INT(poll(&pf, 1, 1000), 1);
+    char b[64];
+    size_t got = 0;
+    CU_ASSERT(SSL_read_ex(f.ssl, b, sizeof b, &got) != 1); /* close_notify / EOF */
+    ERR_clear_error();
+    fake_drop(&f);
+
+    /* the server closes a pooled connection before the next request notices: sent again on a fresh one */
+    rq.keep_alive_ms = 1000;
+    memset(&o, 0, sizeof o);
+    https_start(epfd, &rq, on_done, &o, https_now_ms());
+    run(epfd, &f, &o);
+    expect(&o, HTTPS_OK, "");
+    ZTP_ASSERT_EQ_INT(f.accepts, 2);
+    fake_drop(&f);
+    memset(&o, 0, sizeof o);
+    https_start(epfd, &rq, on_done, &o, https_now_ms()); /* takes the pooled (dead) connection */
+    run(epfd, &f, &o);
+    expect(&o, HTTPS_OK, "");
+    ZTP_ASSERT_EQ_STR(o.body, "ok");
+    ZTP_ASSERT_EQ_INT(f.accepts, 3);
+    ZTP_ASSERT_EQ_INT(f.served, 6);
+
+    /* another CA file (same server, same proxy): a connection of its own */
+    struct https_request rq2 = rq;
+    rq2.ca_file = ca2;
+    memset(&o, 0, sizeof o);
+    https_start(epfd, &rq2, on_done, &o, https_now_ms());
+    uint64_t until = https_now_ms() + 300; /* the fake serves one connection at a time: the new one waits ... */
+    while (https_now_ms() < until) {
+        struct epoll_event evs[8];
+        int k = epoll_wait(epfd, evs, 8, 20);
+        for (int i = 0; i < k; i++) {
+            struct node_ev *ev = evs[i].data.ptr;
+            ev->fn(ev, evs[i].events);
+        }
+        fake_poll(&f);
+        https_tick(https_now_ms());
+    }
+    ZTP_ASSERT_EQ_INT(o.calls, 0);
+    ZTP_ASSERT_EQ_INT(f.accepts, 3);
+    https_pool_flush("test"); /* ... until the pooled one is closed */
+    fake_drop(&f);
+    run(epfd, &f, &o);
+    expect(&o, HTTPS_OK, "");
+    ZTP_ASSERT_EQ_INT(f.accepts, 4);
+
+    /* the server says "Connection: close": not pooled, the next request connects anew */
+    f.reply = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+    https_pool_flush("test");
+    fake_drop(&f);
+    memset(&o, 0, sizeof o);
+    https_start(epfd, &rq, on_done, &o, https_now_ms());
+    run(epfd, &f, &o);
+    expect(&o, HTTPS_OK, "");
+    ZTP_ASSERT_EQ_INT(f.accepts, 5);
+    fake_drop(&f);
+    memset(&o, 0, sizeof o);
+    https_start(epfd, &rq, on_done, &o, https_now_ms());
+    run(epfd, &f, &o);
+    expect(&o, HTTPS_OK, "");
+    ZTP_ASSERT_EQ_INT(f.accepts, 6);
+    fake_close(&f);
+    https_shutdown();
+    close(epfd);
+    unlink(ca1);
+    unlink(ca2);
+}
+
 static void test_client_setup_errors_deferred(void)
 {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1014,6 +1169,7 @@ int main(void)
         {"refused, closed, not HTTP, 407, silent, not TLS", test_client_connect_path},
         {"TLS, POST with JSON, chunked / length / oversized bodies, CA, client certificate", test_client_tls_request},
         {"set-up errors are deferred; cancel", test_client_setup_errors_deferred},
+        {"keep-alive: reuse, Connection: close, stale connection, CA, server close", test_client_keepalive},
         {NULL, NULL},
     };
     static const struct ztp_suite suites[] = {

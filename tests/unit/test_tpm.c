@@ -206,6 +206,61 @@ static void test_open_errors(void)
     tpm_close(t);
 }
 
+/* First-boot manufacturing from a key file (ssr-node --manufacture-ocra-key): refused unless a
+ * regular 0600 file of hex; then the key is in the TPM (its HMAC is OpenSSL's), the file is gone, and
+ * a second boot leaves the TPM and any file alone. */
+static void test_manufacture_from_file(void)
+{
+    mkstate();
+    char path[128], link[140], err[256] = "";
+    snprintf(path, sizeof path, "%s/ocra-key.hex", dir);
+    snprintf(link, sizeof link, "%s/ocra-key.link", dir);
+    static const char hex[] = "  3132333435363738393031323334353637383930313233343536373839303132\n";
+    const uint8_t *key = (const uint8_t *)"12345678901234567890123456789012";
+    struct tpm *t = open_tpm(conf);
+
+    ZTP_ASSERT_EQ_INT(tpm_manufacture_from_file(t, TPM_HASH_SHA256, path, err, sizeof err), -1); /* missing */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+    CU_ASSERT_FATAL(atomic_write_file(path, hex, strlen(hex), 0644) == 0);
+    ZTP_ASSERT_EQ_INT(tpm_manufacture_from_file(t, TPM_HASH_SHA256, path, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "mode 0644"));
+    CU_ASSERT_PTR_NULL(strstr(err, "3132")); /* never the key */
+    CU_ASSERT_EQUAL(access(path, F_OK), 0); /* a refused file stays */
+    CU_ASSERT_FATAL(chmod(path, 0600) == 0);
+    CU_ASSERT_FATAL(symlink(path, link) == 0);
+    ZTP_ASSERT_EQ_INT(tpm_manufacture_from_file(t, TPM_HASH_SHA256, link, err, sizeof err), -1); /* a symlink */
+    unlink(link);
+    CU_ASSERT_FATAL(atomic_write_file(link, "zz\n", 3, 0600) == 0);
+    ZTP_ASSERT_EQ_INT(tpm_manufacture_from_file(t, TPM_HASH_SHA256, link, err, sizeof err), -1); /* not hex */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not 1..128 bytes of hex"));
+    unlink(link);
+    ZTP_ASSERT_EQ_INT(tpm_hmac_key_present(t, NULL), 0);
+
+    ZTP_ASSERT_EQ_INT(tpm_manufacture_from_file(t, TPM_HASH_SHA256, path, err, sizeof err), 1);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0); /* removed */
+    enum tpm_hash h = TPM_HASH_SHA1;
+    ZTP_ASSERT_EQ_INT(tpm_hmac_key_present(t, &h), 1);
+    ZTP_ASSERT_EQ_INT(h, TPM_HASH_SHA256);
+    uint8_t a[TPM_HMAC_MAX], b[TPM_HMAC_MAX];
+    size_t an = sizeof a;
+    CU_ASSERT_FATAL(tpm_hmac(t, TPM_HASH_SHA256, (const uint8_t *)"msg", 3, a, &an) == 0);
+    size_t bn = openssl_hmac(TPM_HASH_SHA256, key, 32, (const uint8_t *)"msg", 3, b);
+    ZTP_ASSERT_EQ_INT(an, bn);
+    CU_ASSERT_EQUAL(memcmp(a, b, an), 0);
+    tpm_close(t);
+
+    /* the next boot: already manufactured; a stray key file is not read and stays */
+    t = open_tpm(conf);
+    CU_ASSERT_FATAL(atomic_write_file(path, "00\n", 3, 0600) == 0);
+    ZTP_ASSERT_EQ_INT(tpm_manufacture_from_file(t, TPM_HASH_SHA256, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(access(path, F_OK), 0);
+    an = sizeof a;
+    CU_ASSERT_FATAL(tpm_hmac(t, TPM_HASH_SHA256, (const uint8_t *)"msg", 3, a, &an) == 0);
+    CU_ASSERT_EQUAL(memcmp(a, b, an), 0);
+    tpm_close(t);
+    rmstate(dir);
+}
+
 static int file_contains(const char *path, const void *needle, size_t n)
 {
     char *buf = NULL;
@@ -374,6 +429,7 @@ static const struct ztp_test tpm_tests[] = {
     {"hmac_matches_openssl", test_hmac_matches_openssl},
     {"key_survives_reboot", test_key_survives_reboot},
     {"open_errors", test_open_errors},
+    {"manufacture_from_file", test_manufacture_from_file},
     {NULL, NULL},
 };
 static const struct ztp_test sealed_tests[] = {
