@@ -94,6 +94,39 @@ static int create_primary(struct tpm *tpm, char *err, size_t errcap)
     return 0;
 }
 
+/* A process killed while it held objects in the TPM (a primary, a loaded key or sealed blob) leaves
+ * them there: no resource manager sits between the node and its TPM (swtpm, libtpms), unlike
+ * /dev/tpmrm0. After a few such kills every load fails with TPM_RC_OBJECT_MEMORY. This node is the
+ * TPM's only user, so at open it flushes every transient object, as the resource manager would have
+ * at the dead process's exit. Returns how many. */
+static unsigned flush_transients(struct tpm *tpm)
+{
+    TPMS_CAPABILITY_DATA *cap = NULL;
+    TPMI_YES_NO more = TPM2_NO;
+    unsigned n = 0;
+    TSS2_RC rc = Esys_GetCapability(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+                                    0x80000000u /* TPM2_TRANSIENT_FIRST, whose macro shifts a signed int */, TPM2_MAX_CAP_HANDLES, &more, &cap);
+    if (rc != TSS2_RC_SUCCESS) {
+        log_warn("tpm.flush_failed", "what=get-capability error=\"%s\"", tpm_rc_str(rc));
+        return 0;
+    }
+    for (UINT32 i = 0; i < cap->data.handles.count; i++) {
+        TPM2_HANDLE h = cap->data.handles.handle[i];
+        ESYS_TR tr = ESYS_TR_NONE;
+        rc = Esys_TR_FromTPMPublic(tpm->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+        if (rc == TSS2_RC_SUCCESS)
+            rc = Esys_FlushContext(tpm->esys, tr);
+        if (rc == TSS2_RC_SUCCESS)
+            n++;
+        else
+            log_warn("tpm.flush_failed", "handle=0x%08x error=\"%s\"", (unsigned)h, tpm_rc_str(rc));
+    }
+    Esys_Free(cap);
+    if (n)
+        log_info("tpm.flushed", "stale_objects=%u why=\"left by a process that did not close the TPM\"", n);
+    return n;
+}
+
 int tpm_open(struct tpm **out, const char *conf, char *err, size_t errcap)
 {
     *out = NULL;
@@ -138,10 +171,11 @@ int tpm_open(struct tpm **out, const char *conf, char *err, size_t errcap)
         errf(err, errcap, "%s: TPM2_Startup: %s", conf, tpm_rc_str(rc));
         goto fail;
     }
+    unsigned flushed = flush_transients(tpm);
     if (create_primary(tpm, err, errcap) < 0)
         goto fail;
-    log_info("tpm.opened", "tcti=\"%s\" startup=%s primary=ecc-p256", tpm->conf,
-             rc == TPM2_RC_INITIALIZE ? "already" : "clear");
+    log_info("tpm.opened", "tcti=\"%s\" startup=%s primary=ecc-p256 stale_objects_flushed=%u", tpm->conf,
+             rc == TPM2_RC_INITIALIZE ? "already" : "clear", flushed);
     *out = tpm;
     return 0;
 fail:
