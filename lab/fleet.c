@@ -1169,7 +1169,7 @@ static const char *fs_name(const char *path, char *dst, size_t cap)
 }
 
 /* /dev/shm/ztp-lab-fleet-RUNID of runs that are no longer alive (a fleet killed with SIGKILL) */
-static void clean_shm_leftovers(void)
+void fleet_clean_leftovers(void)
 {
     DIR *d = opendir(FLEET_SHM);
     if (!d)
@@ -1746,7 +1746,7 @@ int fleet_main(int argc, char **argv, const char *bin_dir, volatile sig_atomic_t
         char e[256];
         topo_clean_all(NULL, 0, NULL, e, sizeof(e));
     }
-    clean_shm_leftovers();
+    fleet_clean_leftovers();
     snprintf(f->art, sizeof(f->art), "%s/fleet", artifacts);
     run_rmtree(f->art);
     f->nodes = calloc(f->n, sizeof(*f->nodes));

@@ -106,5 +106,8 @@
 
 /* `lab fleet ...` (argv[0] = "fleet"). bin_dir: where ssr-node and the mocks are. Returns the exit status. */
 int fleet_main(int argc, char **argv, const char *bin_dir, volatile sig_atomic_t *cancel);
+/* Remove /dev/shm/ztp-lab-fleet-RUNID of fleets that are no longer running (a killed fleet's node
+ * state): `lab clean` and every `lab fleet` call it. */
+void fleet_clean_leftovers(void);
 
 #endif

@@ -194,6 +194,7 @@ static void clean_dead(bool kept, bool verbose)
     struct topo_clean_report rep = {0};
     char err[512] = "";
     int rc = topo_clean_all(NULL, kept ? TOPO_CLEAN_KEPT : 0, &rep, err, sizeof(err));
+    fleet_clean_leftovers(); /* a killed fleet's node state on /dev/shm */
     if (verbose || rep.runs_removed || killed)
         fprintf(stderr, "lab: clean: %u run(s) removed (%u namespaces, %u processes), %u running, %u kept by `lab up`%s%s\n",
                 rep.runs_removed, rep.netns_removed, killed, rep.runs_alive, rep.runs_kept, rc < 0 ? "; " : "",
