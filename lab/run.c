@@ -1471,7 +1471,17 @@ static json_t *mock_proxy_config(struct run *r, struct rhost *rh)
     json_object_set_new(c, "faults", json_deep_copy(rh->faults));
     unsigned extra[64];
     size_t n_extra = connect_ports(r->s, extra, 64);
-    if (n_extra) {
+    if (h->proxy.n_ssl_ports) {
+        /* the scenario says which ports are SSL ports: exactly those (a negative scenario leaves one out) */
+        json_t *ssl = json_array();
+        json_t *safe = json_pack("[i, i, i, i, i, s, i, i, i, i]", 80, 21, 443, 70, 210, "1025-65535", 280, 488, 591, 777);
+        for (size_t i = 0; i < h->proxy.n_ssl_ports; i++) {
+            json_array_append_new(ssl, json_integer(h->proxy.ssl_ports[i]));
+            json_array_append_new(safe, json_integer(h->proxy.ssl_ports[i]));
+        }
+        json_object_set_new(c, "ssl_ports", ssl);
+        json_object_set_new(c, "safe_ports", safe);
+    } else if (n_extra) {
         /* Squid's SSL_ports: 443 and the other ports; Safe_ports: Squid's defaults and those (930 is not
          * among the defaults) */
         json_t *ssl = json_pack("[i]", 443);

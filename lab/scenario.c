@@ -686,6 +686,24 @@ static int parse_proxy(struct P *p, struct scn_host *h, const yaml_node_t *m, co
         get_str_list(p, m, path, "allow", &h->proxy.allow, &h->proxy.n_allow) < 0 ||
         get_str_list(p, m, path, "deny", &h->proxy.deny, &h->proxy.n_deny) < 0)
         return -1;
+    const char **sp = NULL;
+    size_t nsp = 0;
+    if (get_str_list(p, m, path, "ssl-ports", &sp, &nsp) < 0)
+        return -1;
+    if (nsp) {
+        yaml_node_t *spn = map_get(p, m, "ssl-ports", NULL);
+        if (h->impl != SCN_IMPL_MOCK)
+            return perr(p, lineof(spn), path, "ssl-ports: only with the lab's own proxy (impl mock)");
+        h->proxy.ssl_ports = amalloc(p->a, nsp * sizeof(unsigned));
+        for (size_t i = 0; i < nsp; i++) {
+            char *end = NULL;
+            unsigned long v = strtoul(sp[i], &end, 10);
+            if (!sp[i][0] || *end || v < 1 || v > 65535)
+                return perr(p, lineof(spn), path, "ssl-ports[%zu]: \"%s\" is not a port (1..65535)", i, sp[i]);
+            h->proxy.ssl_ports[i] = (unsigned)v;
+        }
+        h->proxy.n_ssl_ports = nsp;
+    }
     char up[256];
     join_path(up, sizeof(up), path, "users");
     yaml_node_t *u = map_get(p, m, "users", NULL);
@@ -908,7 +926,7 @@ static int parse_hosts(struct P *p, const yaml_node_t *m)
                           "environment", "org", "site", "ocra-key", "sztp-fault", "conductor", "conductor-psk",
                           "conductor-fault", NULL},
         [SCN_DHCP_SERVER] = {"pools", NULL},
-        [SCN_PROXY] = {"port", "allow", "deny", "users", "faults", NULL},
+        [SCN_PROXY] = {"port", "allow", "deny", "users", "faults", "ssl-ports", NULL},
         [SCN_EP_TERMINATOR] = {"port", "names", "environment", "ca", "retry-after", NULL},
         [SCN_MIST] = {"port", "names", "environment", "ca", "max-failures", "lockout-seconds", "challenge-ttl",
                       "conductor", NULL},

@@ -161,6 +161,9 @@ struct scn_proxy {
     size_t n_users;
     struct scn_kv *faults;        /* mock-proxy fault switches at start */
     size_t n_faults;
+    unsigned *ssl_ports;          /* ssl-ports: CONNECT allowed only to these (mock-proxy); none = 443 and
+                                   * every port of the scenario's servers */
+    size_t n_ssl_ports;
 };
 
 /* ep-terminator (mock-ep-terminator) and mist (mock-mist): the lab's Mist cloud. */

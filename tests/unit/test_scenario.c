@@ -311,6 +311,10 @@ static void test_semantic_errors(void)
                  FILE_NAME ":54: expect.r1a.logged: /event=(proxy/ is not a valid extended regex");
     expect_error("active-proxy: 198.18.1.8:3128", "active-proxy: 198.18.1.8", FILE_NAME ":51: expect.r1a.active-proxy: expected ADDRESS:PORT or none");
     expect_error("  mist: {", "  s-mist: {", "hosts.s-mist: host names starting with \"s-\" are the segments' namespaces");
+    expect_error("    users: {alice", "    ssl-ports: [443, 70000]\n    users: {alice",
+                 FILE_NAME ":20: hosts.proxy: ssl-ports[1]: \"70000\" is not a port (1..65535)");
+    expect_error("    users: {alice", "    ssl-ports: [443, x]\n    users: {alice",
+                 FILE_NAME ":20: hosts.proxy: ssl-ports[1]: \"x\" is not a port (1..65535)");
 }
 
 /* The sZTP keys: the Mist mocks, the nodes' keys, the claim action, the onboarding expectations. */
