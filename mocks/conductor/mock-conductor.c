@@ -37,7 +37,7 @@ struct loaded {
 };
 
 struct conductor {
-    pthread_mutex_t mu;   /* everything below; handlers run one thread per connection */
+    pthread_mutex_t mu;   /* everything below; handlers run on any thread of libmicrohttpd's pool */
     enum cond_role role;
     const char *config_path, *state_path;
     struct loaded cur;
@@ -123,17 +123,16 @@ static void save_state(struct conductor *c)
         log_warn("state.write", "path=%s error=\"%s\"", c->state_path, strerror(-rc));
 }
 
-/* The stall fault: delay this answer (only this connection's thread sleeps). */
-static void stall(struct conductor *c)
+/* The stall fault: httpd.c holds every answer back this long before its handler runs (the connection
+ * is suspended meanwhile: no thread waits, the other routers are answered at once). */
+static unsigned stall_ms(void *app, const struct mhttp_req *r)
 {
+    struct conductor *c = app;
+    (void)r;
     pthread_mutex_lock(&c->mu);
     unsigned ms = c->cur.cfg.faults.stall_ms;
     pthread_mutex_unlock(&c->mu);
-    if (ms) {
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-            ;
-    }
+    return ms;
 }
 
 static void bad_request(struct mhttp_req *r, const char *detail)
@@ -193,7 +192,6 @@ static void challenge(void *app, struct mhttp_req *r)
     struct conductor *c = app;
     struct cw_challenge b;
     char err[200], nonce[PSK_NONCE_HEX + 1], id[MIST_CHALLENGE_ID_LEN + 1];
-    stall(c);
     if (cw_challenge_parse(r->json, &b, err, sizeof err) < 0) {
         bad_request(r, err);
         return;
@@ -236,7 +234,6 @@ static void auth(void *app, struct mhttp_req *r)
     struct cw_auth b;
     char err[200], nonce[OCRA_QUESTION_MAX + 1], expect[PSK_MAC_HEX + 1], smac[PSK_MAC_HEX + 1];
     char token[MIST_TOKEN_LEN + 1];
-    stall(c);
     if (cw_auth_parse(r->json, &b, err, sizeof err) < 0) {
         bad_request(r, err);
         return;
@@ -315,7 +312,6 @@ static struct inv_node *session_node(struct conductor *c, struct mhttp_req *r)
 static void task(void *app, struct mhttp_req *r)
 {
     struct conductor *c = app;
-    stall(c);
     pthread_mutex_lock(&c->mu);
     struct inv_node *n = session_node(c, r);
     if (n) {
@@ -339,7 +335,6 @@ static void csr(void *app, struct mhttp_req *r)
     char *pem = NULL;
     size_t pl;
     X509_REQ *req = NULL;
-    stall(c);
     pthread_mutex_lock(&c->mu);
     struct inv_node *n = session_node(c, r);
     if (!n)
@@ -394,7 +389,6 @@ static void ack(void *app, struct mhttp_req *r)
     struct conductor *c = app;
     struct cw_ack b;
     char err[200], detail[200], q[CW_DETAIL_MAX * 4 + 3];
-    stall(c);
     pthread_mutex_lock(&c->mu);
     struct inv_node *n = session_node(c, r);
     if (!n)
@@ -430,7 +424,6 @@ out:
 static void inventory(void *app, struct mhttp_req *r)
 {
     struct conductor *c = app;
-    stall(c);
     pthread_mutex_lock(&c->mu);
     json_t *j = inv_to_json(&c->inv);
     pthread_mutex_unlock(&c->mu);
@@ -509,7 +502,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mock-conductor --role staging|production --config FILE --listen IP[:PORT] --cert PEM --key PEM\n"
-            "                      [--client-ca PEM] [--state FILE] [--host NAME] [--debug]\n"
+            "                      [--client-ca PEM] [--state FILE] " MHTTP_USAGE_COMMON "\n"
             "       mock-conductor --role staging|production --check --config FILE [--state FILE]\n"
             "\n"
             "The staging or production conductor of the ztp-lab (HTTPS, default port " COND_DEFAULT_PORT
@@ -603,7 +596,7 @@ int main(int argc, char **argv)
                            .app = &c,
                            .trust_pem = trust,
                            .conn_started = c.role == COND_PRODUCTION ? conn_started : NULL,
-                           .thread_per_connection = true};
+                           .delay_ms = stall_ms};
     rc = mhttp_serve(PROG, &a, &o, reload, ready);
 out:
     free(trust);

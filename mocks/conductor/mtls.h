@@ -2,8 +2,9 @@
  * MHD_OPTION_HTTPS_MEM_TRUST only *requests* a client certificate; cmtls_require() (called for each
  * new connection, before its handshake) makes GnuTLS require one and verify it against that trust
  * (gnutls_session_set_verify_cert), so a client without a certificate, or with one that does not
- * chain to --client-ca, fails the handshake. cmtls_peer_identity() re-checks the verdict in the
- * handler and gives the certificate's identity (its CN, "ROUTER.NODE"). */
+ * chain to --client-ca, fails the handshake. cmtls_peer_identity() re-checks that verdict in the
+ * handler (the one the handshake reached, gnutls_session_get_verify_cert_status: no second
+ * verification per request) and gives the certificate's identity (its CN, "ROUTER.NODE"). */
 #ifndef COND_MTLS_H
 #define COND_MTLS_H
 

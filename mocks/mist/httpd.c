@@ -7,13 +7,16 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mistjson.h"
@@ -23,7 +26,73 @@
 struct mhttp_server {
     struct MHD_Daemon *d;
     struct mhttp_opts o;
+    /* Held-back answers (o.delay_ms): their connections are suspended and wait here, sorted by due
+     * time, until the timer thread resumes them. Lock order: tmu, then MHD's own locks. */
+    pthread_mutex_t tmu;
+    pthread_cond_t tcv;     /* CLOCK_MONOTONIC */
+    pthread_t timer;
+    bool timer_started, stopping;
+    struct mhttp_req *due;
 };
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The timer thread: resumes each held-back connection when its time comes (all of them at once when
+ * the server stops). A resumed connection's pool thread calls the access handler again, which then
+ * runs the route's handler. */
+static void *timer_main(void *arg)
+{
+    struct mhttp_server *s = arg;
+    pthread_mutex_lock(&s->tmu);
+    for (;;) {
+        int64_t now = mono_us();
+        while (s->due && (s->stopping || s->due->due_us <= now)) {
+            struct mhttp_req *r = s->due;
+            struct MHD_Connection *conn = r->conn;
+            s->due = r->next_due;
+            r->next_due = NULL;
+            MHD_resume_connection(conn); /* from here on r belongs to the pool thread (it may be freed) */
+        }
+        if (s->stopping)
+            break;
+        if (s->due) {
+            struct timespec ts = {.tv_sec = (time_t)(s->due->due_us / 1000000),
+                                  .tv_nsec = (long)(s->due->due_us % 1000000) * 1000};
+            pthread_cond_timedwait(&s->tcv, &s->tmu, &ts);
+        } else {
+            pthread_cond_wait(&s->tcv, &s->tmu);
+        }
+    }
+    pthread_mutex_unlock(&s->tmu);
+    return NULL;
+}
+
+/* Hold r's answer back ms milliseconds: suspend its connection and queue it for the timer thread.
+ * Returns false when the server is stopping (answer now). Called from the access handler. */
+static bool hold_back(struct mhttp_server *s, struct mhttp_req *r, unsigned ms)
+{
+    pthread_mutex_lock(&s->tmu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->tmu);
+        return false;
+    }
+    r->due_us = mono_us() + (int64_t)ms * 1000;
+    MHD_suspend_connection(r->conn); /* before it is queued: the timer may resume it at once */
+    struct mhttp_req **pp = &s->due;
+    while (*pp && (*pp)->due_us <= r->due_us)
+        pp = &(*pp)->next_due;
+    r->next_due = *pp;
+    *pp = r;
+    if (s->due == r)
+        pthread_cond_signal(&s->tcv);
+    pthread_mutex_unlock(&s->tmu);
+    return true;
+}
 
 /* Does pattern match path? A "*" segment captures the param. */
 static bool pattern_match(const char *pat, const char *path, char *param, size_t cap)
@@ -206,7 +275,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         mhttp_reply_error(r, 400, "unexpected-body", 0);
         return MHD_YES;
     }
-    if (r->len) {
+    if (r->len && !r->json) {   /* parsed once (a held-back request comes here again) */
         json_error_t je;
         r->json = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je);
         if (!r->json || !json_is_object(r->json)) {
@@ -216,11 +285,17 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             mhttp_reply_json(r, 400, b, NULL, NULL);
             return MHD_YES;
         }
-    } else if (r->route->body == MHTTP_BODY_REQUIRED) {
+    } else if (!r->len && r->route->body == MHTTP_BODY_REQUIRED) {
         json_t *b = json_pack("{s:s,s:s}", "error", "bad-json", "detail", "a JSON body is required");
         snprintf(r->result, sizeof r->result, "bad-json");
         mhttp_reply_json(r, 400, b, NULL, NULL);
         return MHD_YES;
+    }
+    if (s->o.delay_ms && !r->delayed) {   /* a held-back answer: called again once resumed */
+        unsigned ms = s->o.delay_ms(s->o.app, r);
+        r->delayed = true;
+        if (ms && hold_back(s, r, ms))
+            return MHD_YES;
     }
     r->route->fn(s->o.app, r);
     if (!r->answered)
@@ -274,33 +349,64 @@ struct mhttp_server *mhttp_start(const struct mhttp_opts *o, char *err, size_t c
         return NULL;
     }
     s->o = *o;
-    /* the optional options go first; MHD_OPTION_END in an unused slot ends the list early */
-    struct MHD_OptionItem opt[] = {
-        o->trust_pem ? (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)(uintptr_t)o->trust_pem}
-                     : (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-                     (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->tmu, NULL);
+    pthread_cond_init(&s->tcv, &ca);
+    pthread_condattr_destroy(&ca);
+    unsigned threads = o->threads > MHTTP_THREADS_MAX ? MHTTP_THREADS_MAX : o->threads;
+    unsigned limit = o->max_connections ? o->max_connections : MHTTP_MAX_CONNECTIONS;
+    /* the optional options, then the end */
+    struct MHD_OptionItem opt[4];
+    size_t n = 0;
+    if (o->trust_pem)
+        opt[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)(uintptr_t)o->trust_pem};
+    if (threads > 1)
+        opt[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
+    opt[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    /* one internal polling thread or a pool of them, each with its own epoll set; never a thread per
+     * connection. Suspend/resume only where answers may be held back (it adds an eventfd per thread). */
+    unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     (o->delay_ms ? MHD_ALLOW_SUSPEND_RESUME : 0);
+    if (o->delay_ms) {
+        if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
+            snprintf(err, cap, "cannot start the timer thread");
+            goto fail;
+        }
+        s->timer_started = true;
+    }
     s->d = MHD_start_daemon(flags, ntohs(o->listen.sin_port), NULL, NULL, access_cb, s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&s->o.listen,
                             MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, o->key_pem,
                             MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, s,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, limit,
                             MHD_OPTION_ARRAY, opt, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, cap, "MHD_start_daemon failed (address in use, or a bad certificate/key)");
-        free(s);
-        return NULL;
+        goto fail;
     }
     return s;
+fail:
+    mhttp_stop(s);
+    return NULL;
 }
 
 void mhttp_stop(struct mhttp_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->d);
+    if (s->timer_started) {   /* release every held-back answer, and accept no new ones */
+        pthread_mutex_lock(&s->tmu);
+        s->stopping = true;
+        pthread_cond_signal(&s->tcv);
+        pthread_mutex_unlock(&s->tmu);
+        pthread_join(s->timer, NULL);
+    }
+    if (s->d)
+        MHD_stop_daemon(s->d);
+    pthread_cond_destroy(&s->tcv);
+    pthread_mutex_destroy(&s->tmu);
     free(s);
 }
 
@@ -359,7 +465,8 @@ int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *de
         {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
         {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'K'},
         {"host", required_argument, NULL, 'H'},   {"debug", no_argument, NULL, 'd'},
-        {"check", no_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'}};
+        {"check", no_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'},
+        {"threads", required_argument, NULL, 'T'}, {"max-connections", required_argument, NULL, 'M'}};
     enum { N_COMMON = sizeof common / sizeof common[0] };
     struct option opts[N_COMMON + MHTTP_EXTRA_MAX + 1];
     size_t n_extra = 0;
@@ -373,9 +480,12 @@ int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *de
     }
     opts[N_COMMON + n_extra] = (struct option){NULL, 0, NULL, 0};
     const char *host = NULL;
-    bool debug = false;
+    bool debug = false, bad = false;
     int c;
     memset(a, 0, sizeof *a);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    a->threads = ncpu < 1 ? 1 : ncpu > MHTTP_THREADS_MAX ? MHTTP_THREADS_MAX : (unsigned)ncpu;
+    a->max_connections = MHTTP_MAX_CONNECTIONS;
     while ((c = getopt_long(argc, argv, "c:l:C:K:H:dnh", opts, NULL)) != -1) {
         if (c >= 256 && (size_t)(c - 256) < n_extra) {
             const struct mhttp_extra_opt *x = &extra[c - 256];
@@ -393,6 +503,22 @@ int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *de
         case 'H': host = optarg; break;
         case 'd': debug = true; break;
         case 'n': a->check = true; break;
+        case 'T':
+        case 'M': {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || end == optarg || v < 1 || v > (c == 'T' ? MHTTP_THREADS_MAX : 65536)) {
+                fprintf(stderr, "%s: --%s %s: expected 1..%d\n", prog, c == 'T' ? "threads" : "max-connections",
+                        optarg, c == 'T' ? MHTTP_THREADS_MAX : 65536);
+                bad = true;
+            } else if (c == 'T') {
+                a->threads = (unsigned)v;
+            } else {
+                a->max_connections = (unsigned)v;
+            }
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -401,7 +527,7 @@ int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *de
     if (!host)
         host = gethostname(hn, sizeof hn - 1) == 0 ? hn : default_host;
     log_init(host, prog, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-    if (optind < argc || !a->config || (!a->check && (!a->listen || !a->cert || !a->key))) {
+    if (bad || optind < argc || !a->config || (!a->check && (!a->listen || !a->cert || !a->key))) {
         usage(stderr);
         return 2;
     }
@@ -425,6 +551,17 @@ int mhttp_serve(const char *prog, const struct mhttp_args *a, struct mhttp_opts 
     }
     o->cert_pem = certpem;
     o->key_pem = keypem;
+    if (!o->threads)
+        o->threads = a->threads;
+    if (!o->max_connections)
+        o->max_connections = a->max_connections;
+    /* a connection is one fd (epoll: no FD_SETSIZE limit); raise the soft limit as far as allowed */
+    struct rlimit rl;
+    rlim_t want = (rlim_t)o->max_connections + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     int sigfd = daemon_signalfd();
     if (sigfd < 0)
         fatalx("daemon.signalfd", "failed");
@@ -434,6 +571,8 @@ int mhttp_serve(const char *prog, const struct mhttp_args *a, struct mhttp_opts 
         close(sigfd);
         goto out;
     }
+    log_info("http.server", "listen=%s threads=%u max_connections=%u hold_back=%s", a->listen,
+             o->threads > 1 ? o->threads : 1, o->max_connections, o->delay_ms ? "yes" : "no");
     ready(o->app);
     daemon_ready();
     mhttp_wait_signals(sigfd, reload, o->app);

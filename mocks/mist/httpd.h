@@ -1,10 +1,13 @@
-/* The HTTPS plumbing both mocks share, over libmicrohttpd (GnuTLS inside): one internal polling
- * thread, the multi-call access handler (per-request state allocated on the first call, the body
- * collected up to MHTTP_BODY_MAX (413 beyond), the answer on the last call, state freed in the
- * completion callback), a route table checked on the first call (404 / 405 early), JSON bodies
- * parsed with jansson (400 {"error":"bad-json"}), and one structured log line per request
- * (event=http.request). Handlers run in the daemon's single thread (or, when asked, in one thread per
- * connection). Optional mutual TLS: a client CA and a hook on each new TLS session. */
+/* The HTTPS plumbing the mocks share, over libmicrohttpd (GnuTLS inside): MHD's internal thread pool
+ * with epoll (a fixed number of threads started once, each with its own epoll loop; never a thread or
+ * a process per connection or per request), the multi-call access handler (per-request state
+ * allocated on the first call, the body collected up to MHTTP_BODY_MAX (413 beyond), the answer on
+ * the last call, state freed in the completion callback), a route table checked on the first call
+ * (404 / 405 early), JSON bodies parsed with jansson (400 {"error":"bad-json"}), and one structured
+ * log line per request (event=http.request). Handlers run on any pool thread, concurrently: shared
+ * state needs the caller's lock. An answer can be held back (a fault's delay) without holding a
+ * thread: the connection is suspended and one timer thread resumes it. Optional mutual TLS: a client
+ * CA and a hook on each new TLS session. */
 #ifndef MIST_HTTPD_H
 #define MIST_HTTPD_H
 
@@ -12,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define MHTTP_BODY_MAX (16 * 1024)
@@ -42,6 +46,10 @@ struct mhttp_req {
     json_t *json;                      /* parsed body, NULL when empty */
     unsigned status;
     char result[64];                   /* short outcome for the request log line (no secrets) */
+    /* a held-back answer (opts.delay_ms): private to httpd.c */
+    bool delayed;
+    int64_t due_us;
+    struct mhttp_req *next_due;
 };
 
 /* Route lookup (pure): 0 and *route/param, 404 (no pattern matches the path) or 405 (the path
@@ -68,8 +76,15 @@ struct mhttp_opts {
     /* Called for each new connection once its TLS session exists, before the handshake (conn is the
      * struct MHD_Connection *): where a caller tightens the session (require and verify a client cert). */
     void (*conn_started)(void *app, void *conn);
-    bool thread_per_connection;        /* a thread per connection (poll): a handler may block (stall) alone */
+    /* Called on the last call of a routed request whose body is well-formed, before its handler: a
+     * non-zero N holds the answer back N ms (the handler runs then). The connection is suspended
+     * meanwhile (MHD_suspend_connection): no thread waits, the other connections go on. */
+    unsigned (*delay_ms)(void *app, const struct mhttp_req *r);
+    unsigned threads;                  /* MHD's thread pool size; 0 or 1: one internal polling thread */
+    unsigned max_connections;          /* 0: MHTTP_MAX_CONNECTIONS */
 };
+#define MHTTP_MAX_CONNECTIONS 1024
+#define MHTTP_THREADS_MAX 64
 struct mhttp_server;
 struct mhttp_server *mhttp_start(const struct mhttp_opts *o, char *err, size_t cap);
 void mhttp_stop(struct mhttp_server *s);
@@ -80,13 +95,18 @@ int mhttp_parse_listen(const char *s, struct sockaddr_in *sin);
 /* The common main loop: waits on the signalfd; SIGHUP calls reload(app), SIGTERM/SIGINT return 0. */
 int mhttp_wait_signals(int sigfd, void (*reload)(void *app), void *app);
 
-/* The command line both mocks share: --config FILE --listen IP:PORT --cert PEM --key PEM [--host NAME]
- * [--debug] [--check] [--help]. Also starts the logger (host= from --host, else the hostname, else
- * default_host; comp= prog). Returns -1 to go on, or the exit status (0 after --help, 2 for bad usage). */
+/* The command line the mocks share: --config FILE --listen IP:PORT --cert PEM --key PEM [--host NAME]
+ * [--threads N] [--max-connections N] [--debug] [--check] [--help]. Also starts the logger (host= from
+ * --host, else the hostname, else default_host; comp= prog). Returns -1 to go on, or the exit status (0
+ * after --help, 2 for bad usage). threads defaults to the number of online CPUs (at most
+ * MHTTP_THREADS_MAX), max_connections to MHTTP_MAX_CONNECTIONS. */
 struct mhttp_args {
     const char *config, *listen, *cert, *key;
     bool check;
+    unsigned threads, max_connections;
 };
+/* The usage lines of the shared flags, for a program's usage(). */
+#define MHTTP_USAGE_COMMON "[--threads N] [--max-connections N] [--host NAME] [--debug]"
 int mhttp_args_parse(int argc, char **argv, const char *prog, const char *default_host, void (*usage)(FILE *f),
                      struct mhttp_args *a);
 /* The same with a program's own long options (at most 8; name NULL ends the list): a flag with an
@@ -99,10 +119,11 @@ struct mhttp_extra_opt {
 int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *default_host, void (*usage)(FILE *f),
                          struct mhttp_args *a, const struct mhttp_extra_opt *extra);
 
-/* Serve until SIGTERM/SIGINT: parse --listen, read the PEM files, start the server, call ready(app) (which logs
- * the daemon.ready line), signal readiness, wait (SIGHUP -> reload(app)), stop. Returns the exit status (0, 1
- * when a file or the listener fails, 2 for a bad --listen); errors are one line on stderr. The key's PEM is
- * wiped before it is freed. */
+/* Serve until SIGTERM/SIGINT: parse --listen, read the PEM files, raise RLIMIT_NOFILE for the connection limit,
+ * start the server (threads and max_connections from the args unless o sets them), call ready(app) (which logs
+ * the daemon.ready line), signal readiness, wait (SIGHUP -> reload(app)), stop (held-back answers are released
+ * first). Returns the exit status (0, 1 when a file or the listener fails, 2 for a bad --listen); errors are one
+ * line on stderr. The key's PEM is wiped before it is freed. */
 int mhttp_serve(const char *prog, const struct mhttp_args *a, struct mhttp_opts *o, void (*reload)(void *app),
                 void (*ready)(void *app));
 

@@ -92,7 +92,8 @@ static void reload(void *app)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mock-ep-terminator --config FILE --listen IP:PORT --cert PEM --key PEM [--host NAME] [--debug]\n"
+    fprintf(f, "usage: mock-ep-terminator --config FILE --listen IP:PORT --cert PEM --key PEM\n"
+               "                          " MHTTP_USAGE_COMMON "\n"
                "       mock-ep-terminator --check --config FILE\n"
                "\n"
                "The Mist EP terminator of the ztp-lab (HTTPS): POST /v1/phone-home redirects a claimed device\n"

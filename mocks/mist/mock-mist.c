@@ -237,7 +237,8 @@ static void reload(void *app)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mock-mist --config FILE --listen IP:PORT --cert PEM --key PEM [--host NAME] [--debug]\n"
+    fprintf(f, "usage: mock-mist --config FILE --listen IP:PORT --cert PEM --key PEM\n"
+               "                 " MHTTP_USAGE_COMMON "\n"
                "       mock-mist --check --config FILE\n"
                "\n"
                "The Mist org cloud of the ztp-lab (HTTPS): OCRA challenge/response, onboarding data.\n"
