@@ -468,7 +468,7 @@ static void c_event(struct bench *b, struct conn *c)
             return;
         }
         if (b->servername) {
-            SSL_set_tlsext_host_name(c->ssl, b->servername);
+            SSL_ctrl(c->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)(uintptr_t)b->servername);
             SSL_set1_host(c->ssl, b->servername);
         } else {
             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), b->to.text);
