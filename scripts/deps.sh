@@ -17,6 +17,8 @@ PKGS=(
   nftables valgrind
   # hex dumps in the conductor integration test
   xxd
+  # the TLS benchmark (tests/bench/tls-bench.sh) compares the mocks with nginx
+  nginx-light
 )
 
 missing=()

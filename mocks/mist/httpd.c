@@ -365,10 +365,12 @@ struct mhttp_server *mhttp_start(const struct mhttp_opts *o, char *err, size_t c
     if (threads > 1)
         opt[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
     opt[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    /* one internal polling thread or a pool of them, each with its own epoll set; never a thread per
-     * connection. Suspend/resume only where answers may be held back (it adds an eventfd per thread). */
-    unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     (o->delay_ms ? MHD_ALLOW_SUSPEND_RESUME : 0);
+    /* one internal polling thread or a pool of them, each with its own poll() (default) or epoll loop;
+     * never a thread per connection. poll(), not epoll: with TLS, libmicrohttpd 0.9.75's epoll loop
+     * costs 1.4-1.8x the CPU per handshake (README, Decisions). Suspend/resume only where answers may be
+     * held back (it adds an eventfd per thread). */
+    unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | (o->epoll ? MHD_USE_EPOLL : MHD_USE_POLL) |
+                     MHD_USE_ERROR_LOG | (o->delay_ms ? MHD_ALLOW_SUSPEND_RESUME : 0);
     if (o->delay_ms) {
         if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
             snprintf(err, cap, "cannot start the timer thread");
@@ -466,7 +468,8 @@ int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *de
         {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'K'},
         {"host", required_argument, NULL, 'H'},   {"debug", no_argument, NULL, 'd'},
         {"check", no_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'},
-        {"threads", required_argument, NULL, 'T'}, {"max-connections", required_argument, NULL, 'M'}};
+        {"threads", required_argument, NULL, 'T'}, {"max-connections", required_argument, NULL, 'M'},
+        {"event-loop", required_argument, NULL, 'E'}};
     enum { N_COMMON = sizeof common / sizeof common[0] };
     struct option opts[N_COMMON + MHTTP_EXTRA_MAX + 1];
     size_t n_extra = 0;
@@ -503,6 +506,14 @@ int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *de
         case 'H': host = optarg; break;
         case 'd': debug = true; break;
         case 'n': a->check = true; break;
+        case 'E':
+            if (!strcmp(optarg, "poll") || !strcmp(optarg, "epoll")) {
+                a->epoll = !strcmp(optarg, "epoll");
+            } else {
+                fprintf(stderr, "%s: --event-loop %s: expected poll or epoll\n", prog, optarg);
+                bad = true;
+            }
+            break;
         case 'T':
         case 'M': {
             char *end;
@@ -555,7 +566,8 @@ int mhttp_serve(const char *prog, const struct mhttp_args *a, struct mhttp_opts 
         o->threads = a->threads;
     if (!o->max_connections)
         o->max_connections = a->max_connections;
-    /* a connection is one fd (epoll: no FD_SETSIZE limit); raise the soft limit as far as allowed */
+    o->epoll = a->epoll;
+    /* a connection is one fd (poll and epoll: no FD_SETSIZE limit); raise the soft limit as far as allowed */
     struct rlimit rl;
     rlim_t want = (rlim_t)o->max_connections + 64;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
@@ -571,8 +583,9 @@ int mhttp_serve(const char *prog, const struct mhttp_args *a, struct mhttp_opts 
         close(sigfd);
         goto out;
     }
-    log_info("http.server", "listen=%s threads=%u max_connections=%u hold_back=%s", a->listen,
-             o->threads > 1 ? o->threads : 1, o->max_connections, o->delay_ms ? "yes" : "no");
+    log_info("http.server", "listen=%s threads=%u event_loop=%s max_connections=%u hold_back=%s", a->listen,
+             o->threads > 1 ? o->threads : 1, o->epoll ? "epoll" : "poll", o->max_connections,
+             o->delay_ms ? "yes" : "no");
     ready(o->app);
     daemon_ready();
     mhttp_wait_signals(sigfd, reload, o->app);

@@ -1,6 +1,6 @@
 /* The HTTPS plumbing the mocks share, over libmicrohttpd (GnuTLS inside): MHD's internal thread pool
- * with epoll (a fixed number of threads started once, each with its own epoll loop; never a thread or
- * a process per connection or per request), the multi-call access handler (per-request state
+ * (a fixed number of threads started once, each with its own poll() or epoll loop; never a thread or a
+ * process per connection or per request), the multi-call access handler (per-request state
  * allocated on the first call, the body collected up to MHTTP_BODY_MAX (413 beyond), the answer on
  * the last call, state freed in the completion callback), a route table checked on the first call
  * (404 / 405 early), JSON bodies parsed with jansson (400 {"error":"bad-json"}), and one structured
@@ -81,6 +81,7 @@ struct mhttp_opts {
      * meanwhile (MHD_suspend_connection): no thread waits, the other connections go on. */
     unsigned (*delay_ms)(void *app, const struct mhttp_req *r);
     unsigned threads;                  /* MHD's thread pool size; 0 or 1: one internal polling thread */
+    bool epoll;                        /* each thread's loop: epoll (true) or poll() (false, the default) */
     unsigned max_connections;          /* 0: MHTTP_MAX_CONNECTIONS */
 };
 #define MHTTP_MAX_CONNECTIONS 1024
@@ -96,17 +97,17 @@ int mhttp_parse_listen(const char *s, struct sockaddr_in *sin);
 int mhttp_wait_signals(int sigfd, void (*reload)(void *app), void *app);
 
 /* The command line the mocks share: --config FILE --listen IP:PORT --cert PEM --key PEM [--host NAME]
- * [--threads N] [--max-connections N] [--debug] [--check] [--help]. Also starts the logger (host= from
- * --host, else the hostname, else default_host; comp= prog). Returns -1 to go on, or the exit status (0
- * after --help, 2 for bad usage). threads defaults to the number of online CPUs (at most
- * MHTTP_THREADS_MAX), max_connections to MHTTP_MAX_CONNECTIONS. */
+ * [--threads N] [--max-connections N] [--event-loop poll|epoll] [--debug] [--check] [--help]. Also
+ * starts the logger (host= from --host, else the hostname, else default_host; comp= prog). Returns -1 to
+ * go on, or the exit status (0 after --help, 2 for bad usage). threads defaults to the number of online
+ * CPUs (at most MHTTP_THREADS_MAX), max_connections to MHTTP_MAX_CONNECTIONS, the event loop to poll(). */
 struct mhttp_args {
     const char *config, *listen, *cert, *key;
-    bool check;
+    bool check, epoll;
     unsigned threads, max_connections;
 };
 /* The usage lines of the shared flags, for a program's usage(). */
-#define MHTTP_USAGE_COMMON "[--threads N] [--max-connections N] [--host NAME] [--debug]"
+#define MHTTP_USAGE_COMMON "[--threads N] [--max-connections N] [--event-loop poll|epoll] [--host NAME] [--debug]"
 int mhttp_args_parse(int argc, char **argv, const char *prog, const char *default_host, void (*usage)(FILE *f),
                      struct mhttp_args *a);
 /* The same with a program's own long options (at most 8; name NULL ends the list): a flag with an
@@ -120,10 +121,10 @@ int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *de
                          struct mhttp_args *a, const struct mhttp_extra_opt *extra);
 
 /* Serve until SIGTERM/SIGINT: parse --listen, read the PEM files, raise RLIMIT_NOFILE for the connection limit,
- * start the server (threads and max_connections from the args unless o sets them), call ready(app) (which logs
- * the daemon.ready line), signal readiness, wait (SIGHUP -> reload(app)), stop (held-back answers are released
- * first). Returns the exit status (0, 1 when a file or the listener fails, 2 for a bad --listen); errors are one
- * line on stderr. The key's PEM is wiped before it is freed. */
+ * start the server (threads and max_connections from the args unless o sets them, the event loop from the
+ * args), call ready(app) (which logs the daemon.ready line), signal readiness, wait (SIGHUP -> reload(app)),
+ * stop (held-back answers are released first). Returns the exit status (0, 1 when a file or the listener
+ * fails, 2 for a bad --listen); errors are one line on stderr. The key's PEM is wiped before it is freed. */
 int mhttp_serve(const char *prog, const struct mhttp_args *a, struct mhttp_opts *o, void (*reload)(void *app),
                 void (*ready)(void *app));
 

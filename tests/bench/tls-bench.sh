@@ -429,7 +429,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     ROWLABEL="  handshake latency p50 / p99 (ms)"; each f_lat hs hs_p50_us hs_p99_us
     ROWLABEL="  exchange latency p50 / p99 (ms)"; each f_lat hs exch_p50_us exch_p99_us
     ROWLABEL="  server CPU per connection (us)"; each f_cell hs server_cpu_us_per_conn
-    ROWLABEL="  one CPU's worth (1e6 / CPU per conn), /s"; each f_cap hs server_cpu_us_per_conn
+    ROWLABEL="  per CPU-second (1e6 / CPU per conn)"; each f_cap hs server_cpu_us_per_conn
     ROWLABEL="    ratio to nginx (mTLS: to nginx mTLS)"; each f_capratio hs server_cpu_us_per_conn
     ROWLABEL="  CPU%: server / generator"; each f_cpu2 hs
     ROWLABEL="  CPU% used by anything else (max)"; each f_other hs
@@ -439,7 +439,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     ROWLABEL="  ratio to nginx (mTLS: to nginx mTLS)"; each f_ratio ka requests_per_s
     ROWLABEL="  request latency p50 / p99 (ms)"; each f_lat ka req_p50_us req_p99_us
     ROWLABEL="  server CPU per request (us)"; each f_cell ka server_cpu_us_per_req
-    ROWLABEL="  one CPU's worth (1e6 / CPU per request), /s"; each f_cap ka server_cpu_us_per_req
+    ROWLABEL="  per CPU-second (1e6 / CPU per request)"; each f_cap ka server_cpu_us_per_req
     ROWLABEL="  CPU%: server / generator"; each f_cpu2 ka
     ROWLABEL="  CPU% used by anything else (max)"; each f_other ka
     ROWLABEL="  errors (all rounds)"; each f_err ka
@@ -448,8 +448,8 @@ CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     ROWLABEL="fleet load: conns/s, share of one CPU"; each f_fleet
     echo
     echo "TLS: $(f_info "${COLS[0]}" tls_version) $(f_info "${COLS[0]}" cipher), group $(f_info "${COLS[0]}" group), server key $(f_info "${COLS[0]}" server_key) (first server; raw lines below for each)"
-    echo "rates: a rate is the server's only when its CPU% is near 100; where the generator's is (nginx), the"
-    echo "       \"one CPU's worth\" rows compare the servers"
+    echo "rates: a rate is the server's own only when its CPU% is near 100; where the generator's is instead"
+    echo "       (nginx), the \"per CPU-second\" rows (what one CPU of the server would serve) compare the servers"
     echo "fleet: issue 8's 1,000 routers in 20 s need about 50 phone-homes/s, 150 Mist and 500 conductor requests/s"
     echo "       on fresh TLS connections; the last row is that load times the measured CPU per connection."
     [ "$BUSY0" -le 20 ] || echo "WARNING: the machine was already ${BUSY0}% busy before the run (other users): figures are unreliable, run again"

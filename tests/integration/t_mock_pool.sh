@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The HTTPS mocks' threading model (mocks/mist/httpd.c), on loopback (no namespaces, no root): a fixed
 # thread pool, never a thread per connection or per request, and held-back answers (mock-conductor's
-# stall-ms) that hold no thread. With curl: --threads/--max-connections refused out of range; a
+# stall-ms) that hold no thread. With curl: --threads/--max-connections/--event-loop refused out of range; a
 # staging conductor with --threads 3 and stall-ms 1000 answers 20 concurrent routers, each after >= 1 s
 # and all together in far less than 20 s, with the same 5 threads throughout (3 pool + timer + main),
 # while a request that is not held back (404) is answered at once; SIGTERM with answers held back
-# stops cleanly; mock-mist --threads 2 runs 3 threads under load.
+# stops cleanly; mock-mist --threads 2 runs 3 threads under load; the same hold-back with --event-loop epoll.
 source "$(dirname "$0")/lib.sh"
 zl_require_cmd curl openssl jq
 for p in mock-conductor mock-mist mock-ep-terminator; do
@@ -44,7 +44,8 @@ cat >"$T/registry.json" <<JSON
 JSON
 
 # ---- the flags, out of range ----
-for bad in "--threads 0" "--threads 65" "--threads two" "--max-connections 0" "--max-connections 65537"; do
+for bad in "--threads 0" "--threads 65" "--threads two" "--max-connections 0" "--max-connections 65537" \
+    "--event-loop kqueue"; do
     # shellcheck disable=SC2086
     rc=0; "$ZTP_BIN/mock-conductor" --role staging --check --config "$T/staging.json" $bad >/dev/null 2>"$T/bad.err" || rc=$?
     [ "$rc" = 2 ] || zl_fail "mock-conductor $bad: exit $rc, want 2"
@@ -52,8 +53,8 @@ for bad in "--threads 0" "--threads 65" "--threads two" "--max-connections 0" "-
     rc=0; "$ZTP_BIN/mock-mist" --check --config "$T/registry.json" $bad >/dev/null 2>"$T/bad.err" || rc=$?
     [ "$rc" = 2 ] || zl_fail "mock-mist $bad: exit $rc, want 2"
 done
-grep -q -- "--max-connections 65537: expected 1..65536" "$T/bad.err" || zl_fail "error line: $(cat "$T/bad.err")"
-zl_ok "--threads 1..64 and --max-connections 1..65536, anything else refused (exit 2)"
+grep -q -- "--event-loop kqueue: expected poll or epoll" "$T/bad.err" || zl_fail "error line: $(cat "$T/bad.err")"
+zl_ok "--threads 1..64, --max-connections 1..65536 and --event-loop poll|epoll; anything else refused (exit 2)"
 
 threads_of() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
 # zl_start runs programs in a namespace; these tests need none: start directly, wait for READY.
@@ -77,7 +78,7 @@ C=https://$NAME:$CPORT
 start_plain conductor "$ZTP_BIN/mock-conductor" --role staging --config "$T/staging.json" --listen "$ADDR:$CPORT" \
     --cert "$T/$NAME.pem" --key "$T/$NAME.key" --threads 3 --host pool
 CP=$(zl_pid conductor)
-grep -q "event=http.server listen=$ADDR:$CPORT threads=3 max_connections=1024 hold_back=yes" "$T/conductor.log" ||
+grep -q "event=http.server listen=$ADDR:$CPORT threads=3 event_loop=poll max_connections=1024 hold_back=yes" "$T/conductor.log" ||
     zl_fail "no http.server line: $(grep http.server "$T/conductor.log")"
 IDLE=$(threads_of "$CP")
 [ "$IDLE" = 5 ] || zl_fail "mock-conductor --threads 3 runs $IDLE threads, want 5 (3 pool, the timer, main)"
@@ -136,7 +137,7 @@ zl_ok "SIGTERM with 10 answers held back: exit 0 in $ms ms, nothing leaked"
 start_plain mist "$ZTP_BIN/mock-mist" --config "$T/registry.json" --listen "$ADDR:$MPORT" \
     --cert "$T/mist-prod.lab.pem" --key "$T/mist-prod.lab.key" --threads 2 --host pool
 MP=$(zl_pid mist)
-grep -q "event=http.server listen=$ADDR:$MPORT threads=2 max_connections=1024 hold_back=no" "$T/mist.log" ||
+grep -q "event=http.server listen=$ADDR:$MPORT threads=2 event_loop=poll max_connections=1024 hold_back=no" "$T/mist.log" ||
     zl_fail "no http.server line: $(grep http.server "$T/mist.log")"
 CURLS=()
 for i in $(seq 30); do
@@ -153,3 +154,24 @@ for p in "${CURLS[@]}"; do wait "$p" || true; done
 [ "$MAXT" = 3 ] || zl_fail "mock-mist --threads 2 ran $MAXT threads under load, want 3 (2 pool, main)"
 zl_stop mist
 zl_ok "mock-mist --threads 2: 30 concurrent challenges, 30 distinct ids, 3 threads under load"
+
+# ---- the same hold-back in the epoll loop ----
+staging 1000
+start_plain conductor2 "$ZTP_BIN/mock-conductor" --role staging --config "$T/staging.json" --listen "$ADDR:$CPORT" \
+    --cert "$T/$NAME.pem" --key "$T/$NAME.key" --threads 2 --event-loop epoll --host pool
+grep -q "event=http.server listen=$ADDR:$CPORT threads=2 event_loop=epoll" "$T/conductor2.log" ||
+    zl_fail "no http.server line: $(grep http.server "$T/conductor2.log")"
+CURLS=()
+for i in $(seq 8); do
+    "${CURL[@]}" -o "$T/e$i.json" -w '%{http_code} %{time_total}\n' -H 'Content-Type: application/json' \
+        --data-binary '{"router":"R1","node":"r1a"}' "$C/v1/router/challenge" >"$T/e$i.out" 2>&1 &
+    CURLS+=("$!")
+done
+for p in "${CURLS[@]}"; do wait "$p" || true; done
+for i in $(seq 8); do
+    read -r c secs <"$T/e$i.out" || zl_fail "epoll: router $i: no answer"
+    [ "$c" = 200 ] && awk -v s="$secs" 'BEGIN { exit !(s >= 1.0) }' || zl_fail "epoll: router $i: HTTP $c after $secs s"
+done
+[ "$(threads_of "$(zl_pid conductor2)")" = 4 ] || zl_fail "--threads 2 --event-loop epoll: $(threads_of "$(zl_pid conductor2)") threads, want 4"
+zl_stop conductor2
+zl_ok "--event-loop epoll: 8 routers held back 1 s, all 200 after >= 1 s, 4 threads"
