@@ -213,7 +213,7 @@ static int parse_pool(json_t *o, size_t idx, struct dhcpd_pool *p, char *err, si
 
 int dhcpd_config_parse(const char *text, size_t len, struct dhcpd_config *out, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"pools", "leases", "decline_time", "offer_time", NULL};
+    static const char *const keys[] = {"pools", "leases", "decline_time", "offer_time", "broadcast_replies", NULL};
     json_error_t jerr;
     json_t *root, *pools, *v;
     size_t i;
@@ -241,7 +241,8 @@ int dhcpd_config_parse(const char *text, size_t len, struct dhcpd_config *out, c
     out->decline_time = DHCPD_DEFAULT_DECLINE_TIME;
     out->offer_time = DHCPD_DEFAULT_OFFER_TIME;
     if (get_u32(root, "decline_time", "config", &out->decline_time, NULL, err, errlen) < 0 ||
-        get_u32(root, "offer_time", "config", &out->offer_time, NULL, err, errlen) < 0)
+        get_u32(root, "offer_time", "config", &out->offer_time, NULL, err, errlen) < 0 ||
+        get_bool(root, "broadcast_replies", "config", &out->broadcast_replies, err, errlen) < 0)
         goto out;
 
     pools = json_object_get(root, "pools");

@@ -48,6 +48,9 @@ struct dhcpd_config {
     char leases[4096];             /* lease file ("" = keep leases in memory only) */
     uint32_t decline_time;         /* seconds a DECLINEd address stays unusable */
     uint32_t offer_time;           /* seconds an OFFERed address stays reserved for the client */
+    bool broadcast_replies;        /* OFFER/ACK to a client without an address always broadcast (RFC 2131
+                                      4.1 allows it); default: unicast to yiaddr at chaddr unless the
+                                      client set the broadcast flag, as the doc's trace shows */
 };
 
 /* Parse a JSON config. Returns 0, or -1 with `err` holding the reason. *out is zeroed first; on

@@ -2,6 +2,8 @@
  *
  * Client mode (--iface): a UDP socket bound to 0.0.0.0:68 on the interface (works without an IPv4
  * address), requests broadcast to 255.255.255.255:67 (or unicast to --server), replies read on 68.
+ * Without ciaddr the requests carry the broadcast flag: a UDP socket cannot receive a reply unicast to
+ * an address the interface does not hold yet (RFC 2131 4.1: such a client sets it).
  * Relay mode (--relay GIADDR): behaves as a DHCP relay agent whose address on the client subnet is
  * GIADDR: binds GIADDR:67, sends the request with giaddr and hops set to --server:67, and expects
  * the reply back on GIADDR:67 (RFC 2131 4.1), which is what a relayed site depends on.
@@ -155,6 +157,8 @@ static void base_msg(const struct probe *p, struct dhcp_msg *m, enum dhcp_msg_ty
     if (p->relay_mode) {
         m->giaddr = p->relay;
         m->hops = p->hops;
+    } else if (p->ciaddr.s_addr == INADDR_ANY) {
+        m->flags = DHCP_FLAG_BROADCAST;
     }
     if (p->client_id_len)
         dhcp_set_bytes(m, DHO_CLIENT_ID, p->client_id, p->client_id_len);

@@ -239,8 +239,12 @@ static void add_lease_opts(const struct dhcpd_pool *p, const struct dhcp_msg *re
     res->opt43 = add_opt43(p, req, r);
 }
 
-/* RFC 2131 4.1: relay -> giaddr:67; NAK -> broadcast; ciaddr -> unicast; else broadcast. */
-static void set_destination(const struct dhcp_msg *req, struct dhcp_msg *r, struct dhcpd_result *res)
+/* RFC 2131 4.1: relay -> giaddr:67; NAK -> broadcast; ciaddr -> unicast; broadcast flag set (or
+ * cfg->broadcast_replies) -> broadcast; else unicast to yiaddr at chaddr (an Ethernet client: the
+ * sender installs the neighbour entry yiaddr -> chaddr), as Kea, ISC dhcpd and dnsmasq do and as the
+ * doc's trace shows (the OFFER goes to 10.73.3.50). */
+static void set_destination(const struct dhcpd_config *cfg, const struct dhcp_msg *req, struct dhcp_msg *r,
+                            struct dhcpd_result *res)
 {
     if (req->giaddr.s_addr != INADDR_ANY) {
         res->dst = req->giaddr;
@@ -250,6 +254,11 @@ static void set_destination(const struct dhcp_msg *req, struct dhcp_msg *r, stru
     } else if (res->reply != DHCPD_NAK && req->ciaddr.s_addr != INADDR_ANY) {
         res->dst = req->ciaddr;
         res->dport = DHCP_CLIENT_PORT;
+    } else if (res->reply != DHCPD_NAK && !cfg->broadcast_replies && !(req->flags & DHCP_FLAG_BROADCAST) &&
+               req->htype == 1 && req->hlen == 6 && r->yiaddr.s_addr != INADDR_ANY) {
+        res->dst = r->yiaddr;
+        res->dport = DHCP_CLIENT_PORT;
+        res->to_chaddr = true;
     } else {
         res->dst.s_addr = INADDR_BROADCAST;
         res->dport = DHCP_CLIENT_PORT;
@@ -476,5 +485,5 @@ void dhcpd_engine_handle(const struct dhcpd_config *cfg, const struct dhcpd_pool
         break;
     }
     if (res->reply != DHCPD_NONE)
-        set_destination(req, reply, res);
+        set_destination(cfg, req, reply, res);
 }

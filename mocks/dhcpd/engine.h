@@ -36,6 +36,8 @@ struct dhcpd_result {
     struct in_addr dst;        /* where to send the reply */
     uint16_t dport;
     bool broadcast;            /* dst is 255.255.255.255 on the receiving interface */
+    bool to_chaddr;            /* dst is yiaddr, which the client does not hold yet: the frame goes to
+                                  chaddr (the sender installs that neighbour entry first) */
 };
 
 /* The pool for a request: giaddr set -> the pool whose subnet contains giaddr (relay pools first);

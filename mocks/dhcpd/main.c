@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -410,6 +412,8 @@ struct reply_slot {
     struct iovec iov;
     union pktinfo_cmsg cmsg;
     uint32_t xid;            /* for an error line */
+    unsigned ifindex;        /* the receiving interface */
+    bool to_chaddr;          /* unicast to yiaddr at chaddr: broadcast instead if that cannot be sent */
     char ifname[IFNAMSIZ];
 };
 
@@ -492,11 +496,16 @@ static void queue_reply(const uint8_t *buf, size_t len, const struct dhcpd_resul
 {
     struct reply_slot *t = &io.tx[io.n_tx];
     struct mmsghdr *m = &io.tx_msg[io.n_tx++];
-    struct in_pktinfo pi = {.ipi_ifindex = res->broadcast ? (int)ifindex : 0, .ipi_spec_dst = src};
+    /* a broadcast, or a unicast to an address the client does not hold yet, leaves by the receiving
+     * interface */
+    bool on_ifindex = res->broadcast || res->to_chaddr;
+    struct in_pktinfo pi = {.ipi_ifindex = on_ifindex ? (int)ifindex : 0, .ipi_spec_dst = src};
     memcpy(t->data, buf, len);
     t->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(res->dport), .sin_addr = res->dst};
     t->iov = (struct iovec){.iov_base = t->data, .iov_len = len};
     t->xid = xid;
+    t->ifindex = ifindex;
+    t->to_chaddr = res->to_chaddr;
     memcpy(t->ifname, ifname, IFNAMSIZ);
     memset(&t->cmsg, 0, sizeof t->cmsg);
     memset(m, 0, sizeof *m);
@@ -511,6 +520,31 @@ static void queue_reply(const uint8_t *buf, size_t len, const struct dhcpd_resul
     c->cmsg_type = IP_PKTINFO;
     c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
     memcpy(CMSG_DATA(c), &pi, sizeof pi);
+}
+
+/* RFC 2131 4.1's unicast to a client that has no address yet: the neighbour entry yiaddr -> chaddr on
+ * the receiving interface (SIOCSARP, as dnsmasq does; an ordinary, expiring entry), so that the UDP
+ * send needs no ARP the client could not answer. On failure the reply is broadcast instead, with
+ * one line that says why. */
+static void reach_chaddr(struct dhcpd_result *res, const struct sock *s, const char *ifname, const struct dhcp_msg *rep)
+{
+    struct arpreq ar;
+    memset(&ar, 0, sizeof ar);
+    struct sockaddr_in *pa = (struct sockaddr_in *)&ar.arp_pa;
+    pa->sin_family = AF_INET;
+    pa->sin_addr = rep->yiaddr;
+    ar.arp_ha.sa_family = ARPHRD_ETHER;
+    memcpy(ar.arp_ha.sa_data, rep->chaddr, 6);
+    ar.arp_flags = ATF_COM;
+    snprintf(ar.arp_dev, sizeof ar.arp_dev, "%s", ifname);
+    if (ioctl(s->fd, SIOCSARP, &ar) == 0)
+        return;
+    char ip[INET_ADDRSTRLEN];
+    log_warn("dhcp.neighbour", "ifname=%s xid=0x%08x addr=%s error=\"%s\" sent=broadcast", ifname, rep->xid,
+             inet_ntop(AF_INET, &rep->yiaddr, ip, sizeof ip), strerror(errno));
+    res->to_chaddr = false;
+    res->broadcast = true;
+    res->dst.s_addr = INADDR_BROADCAST;
 }
 
 /* Write the batch's log lines, then send its replies. A reply whose source (the pool's `server`) is
@@ -538,6 +572,13 @@ static void send_replies(struct server *srv, const struct sock *s)
             pi.ipi_spec_dst.s_addr = INADDR_ANY;
             memcpy(CMSG_DATA(c), &pi, sizeof pi);
             err = sendmsg(s->fd, mh, 0) >= 0 ? 0 : errno;
+            if (err != 0 && io.tx[i].to_chaddr) { /* yiaddr not reachable on that interface: broadcast */
+                char ip[INET_ADDRSTRLEN];
+                log_warn("dhcp.send", "ifname=%s xid=0x%08x dst=%s error=\"%s\" sent=broadcast", io.tx[i].ifname,
+                         io.tx[i].xid, inet_ntop(AF_INET, &io.tx[i].to.sin_addr, ip, sizeof ip), strerror(err));
+                io.tx[i].to.sin_addr.s_addr = INADDR_BROADCAST;
+                err = sendmsg(s->fd, mh, 0) >= 0 ? 0 : errno;
+            }
         }
         if (err == 0) {
             srv->replied++;
@@ -580,6 +621,8 @@ static void handle_packet(struct server *srv, const struct sock *s, const uint8_
     }
     const struct dhcpd_pool *pool = dhcpd_engine_select_pool(&srv->cfg, s->ifname[0] ? s->ifname : ifname, &req);
     dhcpd_engine_handle(&srv->cfg, pool, &srv->leases, (int64_t)time(NULL), &req, &rep, &res);
+    if (res.to_chaddr)
+        reach_chaddr(&res, s, ifname, &rep);
     log_exchange(ifname, &req, &rep, &res, pool);
 
     if (res.reply == DHCPD_NONE) {

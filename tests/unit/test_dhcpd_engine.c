@@ -147,9 +147,10 @@ static void test_offer_juniper(void)
     ZTP_ASSERT_EQ_INT(r.vendor_opts_len, 17);
     CU_ASSERT_EQUAL(memcmp(r.vendor_opts, proxy17, sizeof proxy17), 0);
     ZTP_ASSERT_EQ_INT(res.opt43, DHCPD_OPT43_SENT);
-    /* No address yet: broadcast to the client port. */
-    CU_ASSERT_TRUE(res.broadcast);
-    ZTP_ASSERT_EQ_STR(ipstr(res.dst), "255.255.255.255");
+    /* No address yet, broadcast flag clear: unicast to yiaddr at chaddr (the doc's trace), port 68. */
+    CU_ASSERT_FALSE(res.broadcast);
+    CU_ASSERT_TRUE(res.to_chaddr);
+    ZTP_ASSERT_EQ_STR(ipstr(res.dst), ipstr(r.yiaddr));
     ZTP_ASSERT_EQ_INT(res.dport, 68);
     /* The offered address is reserved for offer_time. */
     struct dhcpd_lease *l = dhcpd_leases_find_addr(&lt, r.yiaddr);
@@ -188,6 +189,36 @@ static void test_offer_other_vendor(void)
     res = run(&m, &r);
     CU_ASSERT_FALSE(dhcp_has(&r, DHO_VENDOR_OPTS));
     ZTP_ASSERT_EQ_INT(res.opt43, DHCPD_OPT43_NOT_REQUESTED);
+}
+
+/* RFC 2131 4.1: the broadcast flag, or the server's broadcast_replies, makes the OFFER/ACK a broadcast. */
+static void test_reply_destination(void)
+{
+    setup(base_cfg);
+    struct dhcp_msg m = req(DHCPDISCOVER, mac1, "JuniperSSR", true), r;
+    m.flags = DHCP_FLAG_BROADCAST;
+    struct dhcpd_result res = run(&m, &r);
+    ZTP_ASSERT_EQ_INT(res.reply, DHCPD_OFFER);
+    CU_ASSERT_TRUE(res.broadcast);
+    CU_ASSERT_FALSE(res.to_chaddr);
+    ZTP_ASSERT_EQ_STR(ipstr(res.dst), "255.255.255.255");
+    ZTP_ASSERT_EQ_INT(r.flags, DHCP_FLAG_BROADCAST); /* copied into the reply */
+
+    /* not Ethernet (hlen 16): the server could not install a neighbour entry for it */
+    m = req(DHCPDISCOVER, mac2, "JuniperSSR", true);
+    m.hlen = 16;
+    res = run(&m, &r);
+    CU_ASSERT_TRUE(res.broadcast);
+
+    setup("{\"pools\": [{\"interface\": \"eth1\", \"server\": \"198.18.10.1\", "
+          "\"range\": \"198.18.10.100-198.18.10.102\", \"subnet_mask\": \"255.255.255.0\"}], "
+          "\"broadcast_replies\": true}");
+    CU_ASSERT_TRUE(cfg.broadcast_replies);
+    m = req(DHCPDISCOVER, mac1, "JuniperSSR", true);
+    res = run(&m, &r);
+    ZTP_ASSERT_EQ_INT(res.reply, DHCPD_OFFER);
+    CU_ASSERT_TRUE(res.broadcast);
+    CU_ASSERT_FALSE(res.to_chaddr);
 }
 
 static void test_option43_switches(void)
@@ -382,7 +413,8 @@ static void test_request_ack(void)
     ZTP_ASSERT_EQ_INT(r.vendor_opts_len, 17);
     CU_ASSERT_EQUAL(memcmp(r.vendor_opts, proxy17, sizeof proxy17), 0);
     ZTP_ASSERT_EQ_STR(res.kind, "selecting");
-    CU_ASSERT_TRUE(res.broadcast);
+    CU_ASSERT_TRUE(res.to_chaddr);
+    ZTP_ASSERT_EQ_STR(ipstr(res.dst), ipstr(a));
 
     /* INIT-REBOOT (50 only) of the same address: ACK. */
     m = req(DHCPREQUEST, mac1, "JuniperSSR", true);
@@ -796,6 +828,7 @@ int main(void)
     static const struct ztp_test engine_tests[] = {
         {"DISCOVER -> OFFER with Option 43 (JuniperSSR)", test_offer_juniper},
         {"OFFER without Option 43 for other classes", test_offer_other_vendor},
+        {"OFFER/ACK to chaddr, or broadcast (flag, broadcast_replies)", test_reply_destination},
         {"Option 43 switches: END, always, echo, no proxy", test_option43_switches},
         {"requested address, exhausted pool, offer timeout", test_offer_requested_and_exhausted},
         {"client identity: option 61 else chaddr", test_client_identity},
