@@ -125,7 +125,7 @@ struct fleet {
     unsigned n, wave, per_ns, groups, timeout_s;
     bool keep;
     bool mock_state;              /* --mock-state: the conductors and the hub get their --state files */
-    bool snooping;                /* DHCP replies forwarded only to their client's port (default; see fleet.h) */
+    bool isolation;               /* node ports isolated from each other (default; see fleet.h) */
     int nice;                     /* --node-nice: the nodes' nice value (default 10) */
     int mock_nice;                /* --mock-nice: the Mist and conductor mocks' (libmicrohttpd; default 0) */
     int net_nice;                 /* --net-nice: mock-dhcpd's, mock-proxy's and mock-hub's (default 0) */
@@ -428,84 +428,10 @@ static int build_topology(struct fleet *f)
                 continue;
             snprintf(what, sizeof(what), "%s:%s", host, nd->ifname);
             snprintf(nd->bridge_host, sizeof(nd->bridge_host), "%s", seg);
-            if (tcheck(f, topo_attach(t, host, nd->ifname, nd->mac, seg, "br0", nd->port, sizeof(nd->port)), what) < 0)
+            if (tcheck(f, topo_attach(t, host, nd->ifname, nd->mac, seg, "br0", nd->port, sizeof(nd->port)), what) < 0 ||
+                (f->isolation && tcheck(f, topo_bridge_port_isolated(t, seg, nd->port, true), what) < 0))
                 return -1;
         }
-    }
-    return 0;
-}
-
-/* DHCP snooping on the MPLS bridges: a DHCP reply (UDP 67 -> 68) leaves a node's port only when its
- * BOOTP chaddr is that node's MAC, as a switch with DHCP snooping forwards a broadcast OFFER/ACK to
- * its client's port only. Why: mock-dhcpd broadcasts OFFER and ACK to a client without an address
- * (RFC 2131 allows it; Kea, ISC dhcpd and dnsmasq unicast to chaddr), and a broadcast on a bridge of
- * 1,000 ports is 1,000 frames queued at once on one CPU's backlog (net.core.netdev_max_backlog,
- * 1,000 by default, host-wide): most of them are dropped and the nodes' DHCP retransmits for tens of
- * seconds. One nftables table per bridge namespace holding node ports (bridge family, forward hook):
- * a verdict map from the output port to a chain per node that drops a reply for another chaddr. */
-static int dhcp_snooping(struct fleet *f)
-{
-    char last[32] = "";
-    for (unsigned i = 0; i < f->n; i++) {
-        const char *bh = f->nodes[i].bridge_host;
-        if (!strcmp(bh, last))
-            continue;
-        bool seen = false;
-        for (unsigned j = 0; j < i && !seen; j++)
-            seen = !strcmp(f->nodes[j].bridge_host, bh);
-        snprintf(last, sizeof(last), "%s", bh);
-        if (seen)
-            continue;
-        char file[PATH_MAX], log[PATH_MAX], ns[TOPO_NSNAME_MAX + 1];
-        snprintf(file, sizeof(file), "%s/logs/dhcp-snooping-%s.nft", f->art, bh);
-        snprintf(log, sizeof(log), "%s/logs/dhcp-snooping-%s.log", f->art, bh);
-        FILE *o = fopen(file, "w");
-        if (!o)
-            return ferr(f, "%s: %s", file, strerror(errno));
-        fprintf(o, "# written by lab fleet: DHCP replies only to their client's port (fleet.h, dhcp_snooping)\n"
-                   "table bridge ztp_fleet_dhcp {\n");
-        for (unsigned j = i; j < f->n; j++) {
-            const struct fnode *nd = &f->nodes[j];
-            if (strcmp(nd->bridge_host, bh) != 0)
-                continue;
-            unsigned char m[6];
-            topo_parse_mac(nd->mac, m);
-            /* chaddr: UDP header (8) + 28 bytes of BOOTP = bit 288 of the transport header */
-            fprintf(o, "  chain %s {\n    @th,288,48 != 0x%02x%02x%02x%02x%02x%02x counter drop\n  }\n", nd->name, m[0],
-                    m[1], m[2], m[3], m[4], m[5]);
-        }
-        fprintf(o, "  map ports {\n    type ifname : verdict\n    elements = {");
-        bool first = true;
-        for (unsigned j = i; j < f->n; j++) {
-            const struct fnode *nd = &f->nodes[j];
-            if (strcmp(nd->bridge_host, bh) != 0)
-                continue;
-            fprintf(o, "%s\n      \"%s\" : jump %s", first ? "" : ",", nd->port, nd->name);
-            first = false;
-        }
-        /* the client's DISCOVER/REQUEST (broadcasts) go only towards the server: its port on s-mpls,
-         * the uplink of an access bridge */
-        char trusted[200];
-        if (!strcmp(bh, "s-mpls")) {
-            size_t o2 = (size_t)snprintf(trusted, sizeof(trusted), "\"%s\"", f->dhcp_port);
-            for (unsigned a = 1; a <= f->n_access && o2 < sizeof(trusted); a++)
-                o2 += (size_t)snprintf(trusted + o2, sizeof(trusted) - o2, ", \"a%u\"", a);
-        } else {
-            snprintf(trusted, sizeof(trusted), "\"up0\"");
-        }
-        fprintf(o, "\n    }\n  }\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n"
-                   "    udp sport 67 udp dport 68 meta oifname vmap @ports\n"
-                   "    udp sport 68 udp dport 67 meta oifname != { %s } counter drop\n  }\n}\n",
-                trusted);
-        if (fclose(o) != 0)
-            return ferr(f, "%s: %s", file, strerror(errno));
-        topo_host_ns(f->t, bh, ns, sizeof(ns));
-        char *argv[] = {"nft", "-f", file, NULL};
-        struct proc_spec ps = {.name = "nft", .nsname = ns, .argv = argv, .log_path = log};
-        char e[256];
-        int rc = proc_run(&ps, 10000, e, sizeof(e));
-        if (rc != 0)
-            return ferr(f, "DHCP snooping on %s: nft -f %s %s (see %s)", bh, file, rc > 0 ? "failed" : e, log);
     }
     return 0;
 }
@@ -1588,7 +1514,7 @@ static int report(struct fleet *f, bool pass)
     json_object_set_new(j, "mock_nice", json_integer(f->mock_nice));
     json_object_set_new(j, "net_nice", json_integer(f->net_nice));
     json_object_set_new(j, "mock_threads", json_integer(f->mock_threads));
-    json_object_set_new(j, "dhcp_snooping", json_boolean(f->snooping));
+    json_object_set_new(j, "port_isolation", json_boolean(f->isolation));
     json_object_set_new(j, "mock_state", json_boolean(f->mock_state));
     json_object_set_new(j, "namespaces", json_integer(f->groups));
     json_object_set_new(j, "access_bridges", json_integer(f->n_access));
@@ -1629,7 +1555,7 @@ static int report(struct fleet *f, bool pass)
 
 #define FLEET_USAGE                                                                                                  \
     "usage: lab fleet [--nodes N (1000)] [--wave W (50)] [--per-ns K (50)] [--artifacts DIR] [--keep]\n"            \
-    "                 [--timeout S (120)] [--state-dir-root DIR] [--mock-state] [--no-dhcp-snooping]\n"            \
+    "                 [--timeout S (120)] [--state-dir-root DIR] [--mock-state] [--no-isolation]\n"            \
     "                 [--node-nice N (10)] [--mock-nice N (0)] [--net-nice N (0)] [--mock-threads N (1)]\n"
 
 static unsigned parse_uint(const char *s, unsigned lo, unsigned hi, bool *ok)
@@ -1651,7 +1577,7 @@ int fleet_main(int argc, char **argv, const char *bin_dir, volatile sig_atomic_t
                                        {"keep", no_argument, NULL, 'K'},          {"timeout", required_argument, NULL, 't'},
                                        {"state-dir-root", required_argument, NULL, 'S'},
                                        {"mock-state", no_argument, NULL, 'M'},
-                                       {"no-dhcp-snooping", no_argument, NULL, 'D'},
+                                       {"no-isolation", no_argument, NULL, 'D'},
                                        {"node-nice", required_argument, NULL, 'N'},
                                        {"mock-nice", required_argument, NULL, 'P'},
                                        {"net-nice", required_argument, NULL, 'Q'},
@@ -1664,7 +1590,7 @@ int fleet_main(int argc, char **argv, const char *bin_dir, volatile sig_atomic_t
     f->wave = 50;
     f->per_ns = 50;
     f->timeout_s = 120;
-    f->snooping = true;
+    f->isolation = true;
     f->nice = 10;
     f->mock_nice = 0;
     f->net_nice = 0;
@@ -1690,7 +1616,7 @@ int fleet_main(int argc, char **argv, const char *bin_dir, volatile sig_atomic_t
         case 't': f->timeout_s = parse_uint(optarg, 1, 3600, &ok); break;
         case 'S': snprintf(state_root, sizeof(state_root), "%s", optarg); break;
         case 'M': f->mock_state = true; break;
-        case 'D': f->snooping = false; break;
+        case 'D': f->isolation = false; break;
         case 'N': f->nice = (int)parse_uint(optarg, 0, 19, &ok); break;
         case 'T': f->mock_threads = parse_uint(optarg, 0, 64, &ok); break;
         case 'P':
@@ -1799,13 +1725,11 @@ int fleet_main(int argc, char **argv, const char *bin_dir, volatile sig_atomic_t
     }
     if (rc == 0)
         rc = build_topology(f);
-    if (rc == 0 && f->snooping)
-        rc = dhcp_snooping(f);
     f->t_topo = proc_now() - t;
     if (rc == 0)
         printf("  topology: %u namespaces, %u interfaces on the MPLS segment%s%s (%.2f s)\n", f->groups + 9 + f->n_access,
                f->n + f->groups + 3, f->n_access ? " (access bridges)" : "",
-               f->snooping ? ", DHCP snooping" : ", no DHCP snooping", f->t_topo);
+               f->isolation ? ", node ports isolated" : ", node ports not isolated", f->t_topo);
     t = proc_now();
     if (rc == 0)
         rc = make_pki(f);

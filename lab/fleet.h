@@ -1,7 +1,7 @@
 /* `lab fleet`: N router nodes onboarding at once, end to end, through one proxy to one set of mocks.
  *
  *   lab fleet [--nodes N (1000)] [--wave W (50)] [--per-ns K (50)] [--artifacts DIR] [--keep]
- *             [--timeout S (120)] [--state-dir-root DIR] [--mock-state] [--no-dhcp-snooping]
+ *             [--timeout S (120)] [--state-dir-root DIR] [--mock-state] [--no-isolation]
  *             [--node-nice N (10)] [--mock-nice N (0)] [--net-nice N (0)] [--mock-threads N (1)]
  *
  * WHAT RUNS
@@ -36,16 +36,18 @@
  *   bridge (N > ~970 with K = 50), the node namespaces' interfaces go on access bridges (s-mpla1,
  *   s-mpla2, ..., up to 1,000 ports each) uplinked to s-mpls: one L2 segment, a switch stack.
  *
- * DHCP SNOOPING (default; --no-dhcp-snooping turns it off)
- *   The MPLS bridges behave like switches with DHCP snooping: a DHCP reply (UDP 67 -> 68) leaves a
- *   node's port only when its BOOTP chaddr is that node's MAC, and a client's DISCOVER/REQUEST
- *   (68 -> 67) only towards the server (its port, the access bridges' uplinks). One nftables table
- *   per bridge namespace (bridge family, forward hook; logs/dhcp-snooping-BRIDGE.nft). Why: mock-dhcpd
- *   broadcasts OFFER and ACK to a client without an address, and every client broadcasts; on a
- *   bridge of 1,000 ports each broadcast is 1,000 frames queued at once on one CPU's backlog
- *   (net.core.netdev_max_backlog, 1,000, host-wide): most are dropped, and without snooping the
- *   nodes' DHCP took 20-30 s (p50) at N = 1000, some never got a lease. ssr-node's packet socket
- *   also filters on its chaddr in the kernel (router/dhcpc_io.c), as systemd-networkd's does.
+ * PORT ISOLATION (default; --no-isolation turns it off)
+ *   The nodes' ports on the MPLS bridges are isolated (a switch's protected ports, a private VLAN
+ *   edge): a node's frames reach the ports that are not isolated (mock-dhcpd, the proxy, the hub, the
+ *   namespaces' lan0, the access bridges' uplinks), never another node's port. Every client
+ *   broadcasts its DISCOVER and REQUEST; on a bridge of 1,000 ports each broadcast would otherwise be
+ *   ~1,000 frames (cloned, queued on one CPU's backlog, net.core.netdev_max_backlog = 1,000 host-wide,
+ *   and parsed by every other node's packet filter): the bridge skips isolated ports before it copies
+ *   anything. mock-dhcpd answers a client without an address at its chaddr (RFC 2131 4.1, the doc's
+ *   trace), so replies go to one port only. (Before both, the nodes' DHCP took 20-30 s (p50) at
+ *   N = 1000 and some never got a lease; then nftables "DHCP snooping" rules did the job at ~3 CPU-s
+ *   per 1,000 nodes.) ssr-node's packet socket also filters on its chaddr in the kernel
+ *   (router/dhcpc_io.c), as systemd-networkd's does.
  *
  * TPM
  *   Each node has the in-process libtpms TPM (`--tpm libtpms:DIR`, its NV state in DIR) and
@@ -93,7 +95,7 @@
  *   interrupted. Everything is torn down in every case, except with --keep (then `lab down fleet`).
  *
  * ARTIFACTS/fleet/  (emptied at the start)
- *   summary.json, logs/HOST.log (mocks), logs/nodes/nNNNN.log, logs/dhcp-snooping-*.nft, pki/,
+ *   summary.json, logs/HOST.log (mocks), logs/nodes/nNNNN.log, pki/,
  *   HOST/ (configs; the proxy's access.log and stats.json; the mock-dhcpd lease file)
  *
  * Not reused from run.c (static there): its PKI (make_pki), mock config writers and argv builder

@@ -1133,6 +1133,34 @@ int topo_bridge_port(struct topo *t, const char *host, const char *ifname, const
     return 0;
 }
 
+int topo_bridge_port_isolated(struct topo *t, const char *host, const char *ifname, bool on)
+{
+    char ns[TOPO_NSNAME_MAX + 1];
+    int rc;
+    t->err[0] = '\0';
+    struct nlsock *s = host_sock(t, host, ns, &rc);
+    if (!s)
+        return rc;
+    if (!topo_ifname_valid(ifname))
+        return fail(t, -EINVAL, "bridge port %s:%s: invalid interface name", ns, ifname ? ifname : "(null)");
+    struct nl_result r = {0};
+    int port = ifindex_in(t, s, ifname, &r);
+    if (port < 0)
+        return failx(t, port, r.ext, "bridge port %s:%s", ns, ifname);
+    uint8_t buf[NL_BUF];
+    struct nlmsghdr *nlh = msg_link(buf, RTM_NEWLINK, 0, port);
+    struct nlattr *linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_SLAVE_KIND, "bridge");
+    struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_SLAVE_DATA);
+    mnl_attr_put_u8(nlh, IFLA_BRPORT_ISOLATED, on ? 1 : 0);
+    mnl_attr_nest_end(nlh, data);
+    mnl_attr_nest_end(nlh, linkinfo);
+    rc = nl_talk(t, s, nlh, &r);
+    if (rc < 0)
+        return failx(t, rc, r.ext, "bridge port %s:%s isolated %s", ns, ifname, on ? "on" : "off");
+    return 0;
+}
+
 int topo_attach(struct topo *t, const char *host, const char *ifname, const char *mac, const char *seg_host,
                 const char *br, char *port, size_t cap)
 {

@@ -154,6 +154,10 @@ int topo_veth(struct topo *t, const char *host_a, const char *if_a, const char *
 int topo_bridge(struct topo *t, const char *host, const char *br);
 /* Enslave host:ifname to bridge host:br and set the port up. */
 int topo_bridge_port(struct topo *t, const char *host, const char *ifname, const char *br);
+/* Make bridge port host:ifname isolated (on) or not: an isolated port exchanges frames only with
+ * ports that are not isolated (a switch's protected port / private VLAN edge); the bridge skips
+ * isolated ports when it floods a frame from another isolated one. */
+int topo_bridge_port_isolated(struct topo *t, const char *host, const char *ifname, bool on);
 /* Attach host:ifname to a segment: veth host:ifname (mac) <-> seg_host:PORT enslaved to
  * seg_host:br, both up. PORT is generated ("p" + counter, unique within the context) and copied
  * into port (may be NULL; cap >= TOPO_IFNAME_MAX + 1). */
