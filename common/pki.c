@@ -13,10 +13,12 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ztp/daemon.h"
 #include "ztp/psk.h"
 #include "ztp/util.h"
 
@@ -464,6 +466,124 @@ static int no_password(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+/* ---- certificates parsed once (see ztp/pki.h) ---- */
+
+#define CERT_CACHE 64
+static const char pem_begin[] = "-----BEGIN ", cert_begin[] = "-----BEGIN CERTIFICATE-----",
+                  cert_end[] = "-----END CERTIFICATE-----";
+static struct cert_entry {
+    char *pem;  /* the PEM block, BEGIN to END */
+    size_t len;
+    X509 *x;
+} cert_cache[CERT_CACHE];
+static size_t cert_cache_next;
+static pthread_mutex_t cert_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* One PEM block (BEGIN CERTIFICATE ... END CERTIFICATE) -> a new reference, or NULL. */
+static X509 *cert_block(const char *blk, size_t len)
+{
+    X509 *x = NULL;
+    pthread_mutex_lock(&cert_cache_mu);
+    for (size_t i = 0; i < CERT_CACHE && !x; i++) {
+        struct cert_entry *e = &cert_cache[i];
+        if (e->x && e->len == len && !memcmp(e->pem, blk, len) && X509_up_ref(e->x) == 1)
+            x = e->x;
+    }
+    pthread_mutex_unlock(&cert_cache_mu);
+    if (x)
+        return x;
+    BIO *b = bio_over(blk, len);
+    x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    ERR_clear_error();
+    char *copy = x ? malloc(len) : NULL;
+    if (!copy || X509_up_ref(x) != 1) {
+        free(copy);
+        return x;
+    }
+    memcpy(copy, blk, len);
+    pthread_mutex_lock(&cert_cache_mu);
+    struct cert_entry *e = &cert_cache[cert_cache_next];
+    cert_cache_next = (cert_cache_next + 1) % CERT_CACHE;
+    X509 *old = e->x;
+    char *old_pem = e->pem;
+    *e = (struct cert_entry){.pem = copy, .len = len, .x = x};
+    pthread_mutex_unlock(&cert_cache_mu);
+    X509_free(old);
+    free(old_pem);
+    return x;
+}
+
+/* The next "CERTIFICATE" block at or after *pos: its start and length; 0 at the end, -1 when the next
+ * PEM block is of another type or has no END line. */
+static int next_cert_block(const char *pem, size_t len, size_t *pos, const char **blk, size_t *blen)
+{
+    const char *p = memmem(pem + *pos, len - *pos, pem_begin, sizeof pem_begin - 1);
+    if (!p)
+        return 0;
+    size_t off = (size_t)(p - pem);
+    if (len - off < sizeof cert_begin - 1 || memcmp(p, cert_begin, sizeof cert_begin - 1) != 0)
+        return -1;
+    const char *end = memmem(p, len - off, cert_end, sizeof cert_end - 1);
+    if (!end)
+        return -1;
+    *blk = p;
+    *blen = (size_t)(end - p) + sizeof cert_end - 1;
+    *pos = off + *blen;
+    return 1;
+}
+
+int pki_certs_parse(const char *pem, size_t len, STACK_OF(X509) **out)
+{
+    *out = NULL;
+    if (!pem || len > PKI_LOAD_MAX)
+        return -1;
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    if (!sk)
+        return -1;
+    size_t pos = 0, blen;
+    const char *blk;
+    int r;
+    while ((r = next_cert_block(pem, len, &pos, &blk, &blen)) > 0) {
+        X509 *x = cert_block(blk, blen);
+        if (!x || !sk_X509_push(sk, x)) {
+            X509_free(x);
+            r = -1;
+            break;
+        }
+    }
+    if (r < 0) {
+        sk_X509_pop_free(sk, X509_free);
+        return -1;
+    }
+    *out = sk;
+    return sk_X509_num(sk);
+}
+
+int pki_certs_load_file(const char *path, STACK_OF(X509) **out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    *out = NULL;
+    if (read_file_max(path, PKI_LOAD_MAX, &text, &len) < 0)
+        return -1;
+    int n = pki_certs_parse(text, len, out);
+    free(text);
+    return n;
+}
+
+int pki_store_load_file(X509_STORE *st, const char *path)
+{
+    STACK_OF(X509) *sk = NULL;
+    if (pki_certs_load_file(path, &sk) <= 0)
+        return X509_STORE_load_file(st, path);
+    int ok = 1;
+    for (int i = 0; ok && i < sk_X509_num(sk); i++)
+        ok = X509_STORE_add_cert(st, sk_X509_value(sk, i)) == 1;
+    sk_X509_pop_free(sk, X509_free);
+    return ok;
+}
+
 /* The first PEM certificate (want_key false) or private key of a bounded text, or NULL with err. */
 static void *pem_load(const char *pem, size_t len, bool want_key, char *err, size_t errcap)
 {
@@ -472,11 +592,22 @@ static void *pem_load(const char *pem, size_t len, bool want_key, char *err, siz
         errf(err, errcap, "%s: larger than %u bytes", what, PKI_LOAD_MAX);
         return NULL;
     }
-    BIO *b = bio_over(pem, len);
-    void *o = !b ? NULL
-              : want_key ? (void *)PEM_read_bio_PrivateKey(b, NULL, no_password, NULL)
-                         : (void *)PEM_read_bio_X509(b, NULL, NULL, NULL);
-    BIO_free(b);
+    void *o = NULL;
+    if (want_key) {
+        BIO *b = bio_over(pem, len);
+        o = b ? (void *)PEM_read_bio_PrivateKey(b, NULL, no_password, NULL) : NULL;
+        BIO_free(b);
+    } else {
+        size_t pos = 0, blen;
+        const char *blk;
+        if (next_cert_block(pem, len, &pos, &blk, &blen) > 0) {
+            o = cert_block(blk, blen);
+        } else { /* another PEM type first (PEM_read_bio_X509 skips what it does not want) */
+            BIO *b = bio_over(pem, len);
+            o = b ? (void *)PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+            BIO_free(b);
+        }
+    }
     ERR_clear_error();
     if (!o)
         errf(err, errcap, "%s: not a%s PEM %s", what, want_key ? "n unencrypted" : "",
@@ -499,21 +630,28 @@ int pki_cert_identity(X509 *cert, char *out, size_t cap)
     return cert ? name_cn(X509_get_subject_name(cert), out, cap) : -1;
 }
 
-/* Every certificate of a PEM bundle into a new store. NULL when none. */
+/* Every certificate of a PEM bundle into a new store. NULL when none. (A bundle with other PEM blocks
+ * than certificates is read the way OpenSSL reads it, skipping them, without the cache.) */
 static X509_STORE *store_from_pem(const char *pem, size_t len)
 {
+    STACK_OF(X509) *sk = NULL;
     if (len > PKI_LOAD_MAX)
         return NULL;
-    BIO *b = bio_over(pem, len);
-    X509_STORE *st = b ? X509_STORE_new() : NULL;
+    X509_STORE *st = X509_STORE_new();
     int n = 0;
-    X509 *x;
-    while (st && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        if (X509_STORE_add_cert(st, x) == 1)
-            n++;
-        X509_free(x);
+    if (st && pki_certs_parse(pem, len, &sk) >= 0) {
+        for (int i = 0; i < sk_X509_num(sk); i++)
+            n += X509_STORE_add_cert(st, sk_X509_value(sk, i)) == 1;
+        sk_X509_pop_free(sk, X509_free);
+    } else if (st) {
+        BIO *b = bio_over(pem, len);
+        X509 *x;
+        while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+            n += X509_STORE_add_cert(st, x) == 1;
+            X509_free(x);
+        }
+        BIO_free(b);
     }
-    BIO_free(b);
     ERR_clear_error();
     if (st && n == 0) {
         X509_STORE_free(st);
@@ -525,14 +663,22 @@ static X509_STORE *store_from_pem(const char *pem, size_t len)
 int pki_cert_check(const char *cert_pem, size_t cert_len, const char *ca_pem, size_t ca_len, const char *want_router,
                    const char *want_node, EVP_PKEY *key, char *err, size_t errcap)
 {
-    char uri[PKI_IDENTITY_MAX + 16];
-    if (!psk_name_ok(want_router) || !psk_name_ok(want_node) || san_uri(want_router, want_node, uri, sizeof uri) < 0)
-        return errf(err, errcap, "certificate: bad expected router/node name");
     if (cert_len > PKI_PEM_MAX)
         return errf(err, errcap, "certificate: larger than %d bytes", PKI_PEM_MAX);
     X509 *x = pki_cert_parse(cert_pem, cert_len, err, errcap);
     if (!x)
         return -1;
+    int rc = pki_cert_check_x509(x, ca_pem, ca_len, want_router, want_node, key, err, errcap);
+    X509_free(x);
+    return rc;
+}
+
+int pki_cert_check_x509(X509 *x, const char *ca_pem, size_t ca_len, const char *want_router, const char *want_node,
+                        EVP_PKEY *key, char *err, size_t errcap)
+{
+    char uri[PKI_IDENTITY_MAX + 16];
+    if (!psk_name_ok(want_router) || !psk_name_ok(want_node) || san_uri(want_router, want_node, uri, sizeof uri) < 0)
+        return errf(err, errcap, "certificate: bad expected router/node name");
     X509_STORE *st = store_from_pem(ca_pem, ca_len);
     X509_STORE_CTX *ctx = st ? X509_STORE_CTX_new() : NULL;
     GENERAL_NAMES *gens = NULL;
@@ -570,7 +716,6 @@ out:
     GENERAL_NAMES_free(gens);
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(st);
-    X509_free(x);
     ERR_clear_error();
     return rc;
 }

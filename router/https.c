@@ -22,6 +22,7 @@
 
 #include "node.h" /* struct node_ev: the epoll registration of the node's loop */
 #include "ztp/log.h"
+#include "ztp/pki.h"
 #include "ztp/util.h"
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
@@ -1266,6 +1267,20 @@ static int step_proxy_recv(struct https_client *c)
     }
 }
 
+int https_use_cert_chain_file(SSL_CTX *ctx, SSL *ssl, const char *file)
+{
+    STACK_OF(X509) *chain = NULL;
+    if (pki_certs_load_file(file, &chain) <= 0) /* not only certificates, or unreadable: OpenSSL says why */
+        return ssl ? SSL_use_certificate_chain_file(ssl, file) : SSL_CTX_use_certificate_chain_file(ctx, file);
+    X509 *leaf = sk_X509_value(chain, 0);
+    int ok = ssl ? SSL_use_certificate(ssl, leaf) : SSL_CTX_use_certificate(ctx, leaf);
+    for (int i = 1; ok == 1 && i < sk_X509_num(chain); i++)
+        ok = ssl ? (int)SSL_add1_chain_cert(ssl, sk_X509_value(chain, i))
+                 : (int)SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i));
+    sk_X509_pop_free(chain, X509_free);
+    return ok;
+}
+
 /* The verify store for a CA file, a CA directory or the system's default paths: cached (up-ref'd),
  * else loaded and cached. NULL with *why on failure. */
 static X509_STORE *verify_store(const char *ca_file, const char *ca_dir, char *why, size_t cap)
@@ -1285,7 +1300,7 @@ static X509_STORE *verify_store(const char *ca_file, const char *ca_dir, char *w
     X509_STORE *st = X509_STORE_new();
     int ok = st != NULL;
     if (ok && ca_file)
-        ok = X509_STORE_load_file(st, ca_file) == 1;
+        ok = pki_store_load_file(st, ca_file) == 1; /* parsed once per process (ztp/pki.h) */
     if (ok && ca_dir)
         ok = X509_STORE_load_path(st, ca_dir) == 1;
     if (ok && !ca_file && !ca_dir)
@@ -1357,7 +1372,7 @@ static int tls_setup(struct https_client *c)
     X509_STORE_free(st); /* the SSL holds its own reference */
     if (c->cert_file) {
         const char *key = c->key_file ? c->key_file : c->cert_file;
-        if (SSL_use_certificate_chain_file(c->ssl, c->cert_file) != 1) {
+        if (https_use_cert_chain_file(NULL, c->ssl, c->cert_file) != 1) {
             ssl_errors(e, sizeof e);
             fail(c, HTTPS_ERR_SETUP, "cannot load the client certificate \"%s\": %s", c->cert_file, e);
             return -1;

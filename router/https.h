@@ -305,4 +305,9 @@ void https_shutdown(void);
 /* CLOCK_MONOTONIC in milliseconds (the same clock as dhcpc_now_ms()). */
 uint64_t https_now_ms(void);
 
+/* SSL_use_certificate_chain_file() (ssl) or SSL_CTX_use_certificate_chain_file() (ctx, ssl NULL)
+ * through the process's certificate cache (ztp/pki.h): the leaf, then the rest as its chain.
+ * 1 on success, as OpenSSL's. */
+int https_use_cert_chain_file(SSL_CTX *ctx, SSL *ssl, const char *file);
+
 #endif

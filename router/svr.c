@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "node.h" /* struct node_ev */
+#include "https.h"
 #include "phonehome.h"
 #include "ztp/log.h"
+#include "ztp/pki.h"
 #include "ztp/psk.h"
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
@@ -295,14 +297,14 @@ static int tls_setup(struct svr_peer *s)
     SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
     size_t loaded = 0;
     for (size_t i = 0; i < s->n_anchors; i++)
-        if (access(s->anchors[i], R_OK) == 0 && SSL_CTX_load_verify_locations(s->ctx, s->anchors[i], NULL) == 1)
+        if (access(s->anchors[i], R_OK) == 0 && pki_store_load_file(SSL_CTX_get_cert_store(s->ctx), s->anchors[i]) == 1)
             loaded++;
     ERR_clear_error();
     if (!loaded) {
         fail(s, "tls-failed", "no CA file to verify the hub with");
         return -1;
     }
-    if (SSL_CTX_use_certificate_chain_file(s->ctx, s->cert_file) != 1 || SSL_CTX_use_PrivateKey(s->ctx, s->key) != 1 ||
+    if (https_use_cert_chain_file(s->ctx, NULL, s->cert_file) != 1 || SSL_CTX_use_PrivateKey(s->ctx, s->key) != 1 ||
         SSL_CTX_check_private_key(s->ctx) != 1) {
         ssl_errors(e, sizeof e);
         fail(s, "tls-failed", "the router certificate \"%s\" with its key: %s", s->cert_file, e);

@@ -19,11 +19,5 @@ int hub_cert_identity(X509 *cert, char *out, size_t cap)
 int hub_cert_check(X509 *cert, const char *ca_pem, size_t ca_len, const char *router, const char *node, char *err,
                    size_t cap)
 {
-    char *pem = NULL;
-    size_t len = 0;
-    if (pki_cert_pem(cert, &pem, &len) < 0)
-        return errf(err, cap, "certificate: cannot encode it");
-    int r = pki_cert_check(pem, len, ca_pem, ca_len, router, node, NULL, err, cap);
-    free(pem);
-    return r;
+    return pki_cert_check_x509(cert, ca_pem, ca_len, router, node, NULL, err, cap);
 }

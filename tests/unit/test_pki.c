@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cunit_main.h"
 #include "ztp/pki.h"
@@ -398,6 +399,61 @@ static void test_loaders(void)
     X509_free(x);
 }
 
+/* Certificates parsed once: the same block gives the same object; bundles; other PEM blocks; files. */
+static void test_cert_cache(void)
+{
+    setup();
+    char err[160];
+    X509 *a = pki_cert_parse(g_ca_pem, strlen(g_ca_pem), err, sizeof err);
+    X509 *b = pki_cert_parse(g_ca_pem, strlen(g_ca_pem), err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_EQUAL(a, b); /* one parse, two references */
+    CU_ASSERT_EQUAL(X509_cmp(a, g_ca), 0);
+    X509_free(b);
+    X509_free(a);
+
+    size_t n1 = strlen(g_ca_pem), n2 = strlen(g_other_pem);
+    char *bundle = malloc(n1 + n2 + 32);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bundle);
+    snprintf(bundle, n1 + n2 + 32, "comment\n%s\n%s", g_ca_pem, g_other_pem);
+    STACK_OF(X509) *sk = NULL;
+    ZTP_ASSERT_EQ_INT(pki_certs_parse(bundle, strlen(bundle), &sk), 2);
+    CU_ASSERT_EQUAL(X509_cmp(sk_X509_value(sk, 0), g_ca), 0);
+    CU_ASSERT_EQUAL(X509_cmp(sk_X509_value(sk, 1), g_other_ca), 0);
+    sk_X509_pop_free(sk, X509_free);
+    ZTP_ASSERT_EQ_INT(pki_certs_parse("no PEM here", 11, &sk), 0);
+    sk_X509_pop_free(sk, X509_free);
+    /* a truncated block, or another PEM type: not for the cache (-1) */
+    ZTP_ASSERT_EQ_INT(pki_certs_parse(g_ca_pem, n1 - 30, &sk), -1);
+    CU_ASSERT_PTR_NULL(sk);
+    const char *key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    snprintf(bundle, n1 + n2 + 32, "%s%s", g_ca_pem, key);
+    ZTP_ASSERT_EQ_INT(pki_certs_parse(bundle, strlen(bundle), &sk), -1);
+    /* ... but the first certificate of such a text still parses, and the checks' CA bundle too */
+    X509 *c = pki_cert_parse(bundle, strlen(bundle), err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL(c);
+    X509_free(c);
+
+    /* a file through the cache into a store, as X509_STORE_load_file would */
+    char path[] = "/tmp/test_pki_cacheXXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(write(fd, g_other_pem, n2), (ssize_t)n2);
+    close(fd);
+    X509_STORE *st = X509_STORE_new();
+    ZTP_ASSERT_EQ_INT(pki_store_load_file(st, path), 1);
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+    ZTP_ASSERT_EQ_INT(sk_X509_OBJECT_num(objs), 1);
+    X509_STORE_free(st);
+    CU_ASSERT_EQUAL(pki_certs_load_file(path, &sk), 1);
+    sk_X509_pop_free(sk, X509_free);
+    unlink(path);
+    st = X509_STORE_new();
+    ZTP_ASSERT_EQ_INT(pki_store_load_file(st, path), 0); /* gone: OpenSSL's loader says no */
+    X509_STORE_free(st);
+    free(bundle);
+}
+
 static void teardown(void)
 {
     X509_free(g_ca);
@@ -425,6 +481,7 @@ static const struct ztp_test pki_tests[] = {
     {"signing: v3, serial, key, extensions", test_sign_extensions},
     {"certificate check: CA, expiry, identity, key", test_cert_check},
     {"PEM loaders", test_loaders},
+    {"certificates parsed once (cache, bundles, files)", test_cert_cache},
     {"teardown", test_last_teardown},
     {NULL, NULL},
 };

@@ -56,8 +56,23 @@ int pki_csr_check(const char *pem, size_t len, const char *want_router, const ch
 int pki_sign_csr(X509_REQ *req, X509 *ca_cert, EVP_PKEY *ca_key, unsigned days, const char *router, const char *node,
                  char **pem, size_t *pem_len, char *serial_hex, size_t serial_cap, char *err, size_t errcap);
 
-/* Load helpers (PEM text, bounded). NULL with err on failure. */
+/* Load helpers (PEM text, bounded). NULL with err on failure.
+ * Certificates are parsed once per process: OpenSSL 3.0 decodes each certificate's public key through
+ * a freshly built provider decoder chain (~1.5 M instructions, a quarter of a router's onboarding
+ * when measured with callgrind), and the same texts (CA files, the router's certificate) are read
+ * again and again. pki_cert_parse() and pki_certs_parse() keep the parsed X509 by its PEM block
+ * (thread-safe); the caller gets its own reference (X509_free / sk_X509_pop_free(sk, X509_free) as usual)
+ * and must not modify it. */
 X509 *pki_cert_parse(const char *pem, size_t len, char *err, size_t errcap);
+/* Every "CERTIFICATE" PEM block of a text, in order, into a new stack. Returns how many (>= 1), 0 when
+ * there is none, -1 when a block does not parse or the text holds other PEM blocks (a CRL, a key,
+ * TRUSTED CERTIFICATE: those are for OpenSSL's own loaders). */
+int pki_certs_parse(const char *pem, size_t len, STACK_OF(X509) **out);
+/* pki_certs_parse() of a file (at most 1 MiB). -1 also when it cannot be read (errno set). */
+int pki_certs_load_file(const char *path, STACK_OF(X509) **out);
+/* X509_STORE_load_file() through the cache: the file's certificates added to st (OpenSSL's own loader
+ * when the file holds other PEM blocks). 1 / 0 as X509_STORE_load_file. */
+int pki_store_load_file(X509_STORE *st, const char *path);
 EVP_PKEY *pki_key_parse(const char *pem, size_t len, char *err, size_t errcap);
 
 /* The router's checks of an issued certificate (and the hub's of a peer's): chains to ca_pem
@@ -65,6 +80,10 @@ EVP_PKEY *pki_key_parse(const char *pem, size_t len, char *err, size_t errcap);
  * and (when key is given) carries key's public key. 0 / -1 with err. */
 int pki_cert_check(const char *cert_pem, size_t cert_len, const char *ca_pem, size_t ca_len, const char *want_router,
                    const char *want_node, EVP_PKEY *key, char *err, size_t errcap);
+
+/* The same checks of a parsed certificate (a TLS peer's: no second parse). */
+int pki_cert_check_x509(X509 *cert, const char *ca_pem, size_t ca_len, const char *want_router, const char *want_node,
+                        EVP_PKEY *key, char *err, size_t errcap);
 
 /* The identity ("R1.r1a") a certificate names in its CN; 0 / -1. */
 int pki_cert_identity(X509 *cert, char *out, size_t cap);
