@@ -817,46 +817,22 @@ static int prep_node(struct fleet *f, struct fnode *nd)
     return 0;
 }
 
-/* The node's process, after proc.c's set-up (process group, PDEATHSIG, log, readiness fd): only
- * its network namespace is entered (setns), not topo_enter()'s mount namespace with /etc/netns
- * files: a node resolves no name (the proxy does) and reads nothing from /sys. A fork + exec per
- * node, without the mount work, keeps the lab's share of the start-up small. */
-struct node_child {
-    char nspath[PATH_MAX];
-    char **argv;
-    int nice;
-};
-
-static int node_child(void *ctx)
-{
-    struct node_child *c = ctx;
-    /* CFS shares the CPU per task: a thousand busy nodes would leave each single-process server
-     * (mock-dhcpd, mock-proxy, the mocks' few threads) a thousandth of it, and the servers, not the
-     * nodes, would set the pace (DHCP answered seconds late, retransmissions). The nodes run niced. */
-    if (c->nice && setpriority(PRIO_PROCESS, 0, c->nice) < 0)
-        dprintf(2, "lab: setpriority %d: %s\n", c->nice, strerror(errno));
-    int fd = open(c->nspath, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-        dprintf(2, "lab: cannot enter %s: %s\n", c->nspath, strerror(errno));
-        return 127;
-    }
-    close(fd);
-    execv(c->argv[0], c->argv);
-    dprintf(2, "lab: cannot run %s: %s\n", c->argv[0], strerror(errno));
-    return 127;
-}
-
+/* The node's process: proc.c's light start (process group, PDEATHSIG, log, readiness fd); only its
+ * network namespace is entered (setns), not topo_enter()'s mount namespace with /etc/netns files: a
+ * node resolves no name (the proxy does) and reads nothing from /sys. */
 static int spawn_node(struct fleet *f, struct fnode *nd)
 {
-    char host[32], ns[TOPO_NSNAME_MAX + 1];
+    char host[32], ns[TOPO_NSNAME_MAX + 1], nspath[PATH_MAX];
     group_host(nd->group, host, sizeof(host));
     topo_host_ns(f->t, host, ns, sizeof(ns));
-    struct node_child c;
-    snprintf(c.nspath, sizeof(c.nspath), "%s/%s", topo_netns_dir(), ns);
-    c.argv = nd->argv;
-    c.nice = f->nice;
+    snprintf(nspath, sizeof(nspath), "%s/%s", topo_netns_dir(), ns);
+    /* CFS shares the CPU per task: a thousand busy nodes would leave each single-process server
+     * (mock-dhcpd, mock-proxy, the mocks' few threads) a thousandth of it, and the servers, not the
+     * nodes, would set the pace (DHCP answered seconds late, retransmissions). The nodes run niced.
+     * Light start (proc.h): no copy of the lab's page tables per node. */
     struct proc_spec s = {.name = nd->name, .argv = nd->argv, .log_path = nd->log, .cwd = nd->dir,
-                          .ready = PROC_READY_FD, .detach = f->keep, .child_fn = node_child, .child_ctx = &c};
+                          .ready = PROC_READY_FD, .detach = f->keep, .light = true, .netns_path = nspath,
+                          .nice = f->nice};
     nd->t[M_START] = wall_now();
     if (proc_begin(&nd->p, &s, f->err, sizeof(f->err)) < 0)
         return -1;

@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,8 +97,144 @@ static void child_exec(const struct proc_spec *s, pid_t parent, int ready_wr)
     _exit(127);
 }
 
+/* ---- light start: clone(CLONE_VM | CLONE_VFORK) ----
+ * The child shares the lab's memory until it execs (the lab waits meanwhile), so it only makes
+ * system calls on what light_spawn() prepared: no malloc, no stdio, no environment changes. */
+struct light_child {
+    char *const *argv;
+    char **envp;
+    const char *log_path, *cwd;
+    int nsfd, ready_wr, nice;
+    bool pdeath;
+    pid_t parent;
+};
+
+static void light_fail(const char *what)
+{
+    static const char pre[] = "lab: cannot start the process: ";
+    (void)!write(2, pre, sizeof pre - 1);
+    (void)!write(2, what, strlen(what));
+    (void)!write(2, "\n", 1);
+    _exit(127);
+}
+
+static int light_main(void *arg)
+{
+    const struct light_child *c = arg;
+    setpgid(0, 0);
+    if (c->pdeath) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != c->parent)
+            _exit(127);
+    }
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) /* our own handler table (no CLONE_SIGHAND) */
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);
+    int logfd = open(c->log_path ? c->log_path : "/dev/null", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (logfd < 0 || nullfd < 0)
+        _exit(127);
+    logfd = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
+    nullfd = fcntl(nullfd, F_DUPFD_CLOEXEC, 10);
+    int ready = c->ready_wr >= 0 ? fcntl(c->ready_wr, F_DUPFD_CLOEXEC, 10) : -1;
+    if (logfd < 0 || nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+        _exit(127);
+    if (ready >= 0 && dup2(ready, 3) < 0)
+        _exit(127);
+    if (c->nsfd >= 0 && setns(c->nsfd, CLONE_NEWNET) < 0)
+        light_fail("setns");
+    close_range(ready >= 0 ? 4 : 3, ~0u, 0);
+    if (c->nice && setpriority(PRIO_PROCESS, 0, c->nice) < 0)
+        light_fail("setpriority");
+    if (c->cwd && chdir(c->cwd) < 0)
+        light_fail("chdir");
+    execve(c->argv[0], c->argv, c->envp);
+    light_fail(c->argv[0]);
+    return 127;
+}
+
+static bool env_skip(const char *e)
+{
+    return !strncmp(e, "ZTP_READY_FD=", 13) || !strncmp(e, "NOTIFY_SOCKET=", 14);
+}
+
+static pid_t light_spawn(const struct proc_spec *s, int *ready_rd, char *err, size_t errlen)
+{
+    extern char **environ;
+    if (s->child_fn || !s->argv || !s->argv[0] || !strchr(s->argv[0], '/')) {
+        snprintf(err, errlen, "%s: a light start needs argv[0] with a path and no child_fn", s->name);
+        return -1;
+    }
+    size_t n = 0, extra = 0;
+    while (environ && environ[n])
+        n++;
+    while (s->env && s->env[extra])
+        extra++;
+    char **envp = calloc(n + extra + 2, sizeof(char *));
+    size_t stack_sz = 64 * 1024;
+    char *stack = malloc(stack_sz);
+    int pfd[2] = {-1, -1};
+    int nsfd = s->netns_path ? open(s->netns_path, O_RDONLY | O_CLOEXEC) : -1;
+    pid_t pid = -1;
+    if (!envp || !stack) {
+        snprintf(err, errlen, "%s: out of memory", s->name);
+        goto out;
+    }
+    if (s->netns_path && nsfd < 0) {
+        snprintf(err, errlen, "%s: open %s: %s", s->name, s->netns_path, strerror(errno));
+        goto out;
+    }
+    if (ready_rd && pipe2(pfd, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "%s: pipe: %s", s->name, strerror(errno));
+        goto out;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!env_skip(environ[i]))
+            envp[k++] = environ[i];
+    for (size_t i = 0; i < extra; i++)
+        envp[k++] = (char *)(uintptr_t)s->env[i];
+    if (ready_rd)
+        envp[k++] = "ZTP_READY_FD=3";
+    envp[k] = NULL;
+    struct light_child c = {.argv = s->argv, .envp = envp, .log_path = s->log_path, .cwd = s->cwd, .nsfd = nsfd,
+                            .ready_wr = ready_rd ? pfd[1] : -1, .nice = s->nice, .pdeath = !s->detach,
+                            .parent = getpid()};
+    fflush(NULL);
+    pid = clone(light_main, stack + stack_sz, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+    if (pid < 0) {
+        snprintf(err, errlen, "%s: clone: %s", s->name, strerror(errno));
+        goto out;
+    }
+    setpgid(pid, pid);
+    if (ready_rd) {
+        close(pfd[1]);
+        pfd[1] = -1;
+        *ready_rd = pfd[0];
+        pfd[0] = -1;
+    }
+out:
+    if (pfd[0] >= 0)
+        close(pfd[0]);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
+    if (nsfd >= 0)
+        close(nsfd);
+    free(stack);
+    free(envp);
+    return pid;
+}
+
 static pid_t spawn(const struct proc_spec *s, int *ready_rd, char *err, size_t errlen)
 {
+    if (s->light)
+        return light_spawn(s, ready_rd, err, errlen);
     int pfd[2] = {-1, -1};
     if (ready_rd && pipe2(pfd, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "%s: pipe: %s", s->name, strerror(errno));

@@ -54,6 +54,14 @@ struct proc_spec {
     int (*child_fn)(void *ctx);    /* instead of exec: run this in the child (after the same set-up) and
                                     * exit with its return value; argv[0] is then only a name */
     void *child_ctx;
+    /* Light start (lab fleet's nodes): clone(CLONE_VM | CLONE_VFORK) instead of fork, so the lab's
+     * page tables are not copied (fork's cost grows with the lab's memory: a third of the lab's CPU
+     * at 1,000 nodes). Only argv (a path), env, log_path, cwd, ready, detach and, instead of
+     * nsname, a network namespace only (no mount namespace: setns(CLONE_NEWNET) alone, what
+     * `nsenter --net` does); child_fn is not allowed. */
+    bool light;
+    const char *netns_path;        /* light: the namespace file to setns(CLONE_NEWNET) into, NULL = none */
+    int nice;                      /* light: setpriority() in the child, 0 = unchanged */
 };
 
 struct proc {
