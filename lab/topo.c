@@ -1086,21 +1086,31 @@ int topo_bridge(struct topo *t, const char *host, const char *br)
     return 0;
 }
 
-int topo_ifindex(struct topo *t, const char *host, const char *ifname)
+/* host's netlink socket (*sp, its namespace in ns) and the index of its interface ifname; failures
+ * set t->err with `what` ("link", "bridge port"). */
+static int link_index(struct topo *t, const char *host, const char *ifname, const char *what, char *ns,
+                      struct nlsock **sp)
 {
-    char ns[TOPO_NSNAME_MAX + 1];
     int rc;
     t->err[0] = '\0';
     struct nlsock *s = host_sock(t, host, ns, &rc);
     if (!s)
         return rc;
     if (!topo_ifname_valid(ifname))
-        return fail(t, -EINVAL, "link %s:%s: invalid interface name", ns, ifname ? ifname : "(null)");
+        return fail(t, -EINVAL, "%s %s:%s: invalid interface name", what, ns, ifname ? ifname : "(null)");
     struct nl_result r = {0};
     rc = ifindex_in(t, s, ifname, &r);
     if (rc < 0)
-        return failx(t, rc, r.ext, "link %s:%s", ns, ifname);
+        return failx(t, rc, r.ext, "%s %s:%s", what, ns, ifname);
+    *sp = s;
     return rc;
+}
+
+int topo_ifindex(struct topo *t, const char *host, const char *ifname)
+{
+    char ns[TOPO_NSNAME_MAX + 1];
+    struct nlsock *s = NULL;
+    return link_index(t, host, ifname, "link", ns, &s);
 }
 
 int topo_bridge_port(struct topo *t, const char *host, const char *ifname, const char *br)
@@ -1136,17 +1146,10 @@ int topo_bridge_port(struct topo *t, const char *host, const char *ifname, const
 int topo_bridge_port_isolated(struct topo *t, const char *host, const char *ifname, bool on)
 {
     char ns[TOPO_NSNAME_MAX + 1];
-    int rc;
-    t->err[0] = '\0';
-    struct nlsock *s = host_sock(t, host, ns, &rc);
-    if (!s)
-        return rc;
-    if (!topo_ifname_valid(ifname))
-        return fail(t, -EINVAL, "bridge port %s:%s: invalid interface name", ns, ifname ? ifname : "(null)");
-    struct nl_result r = {0};
-    int port = ifindex_in(t, s, ifname, &r);
+    struct nlsock *s = NULL;
+    int port = link_index(t, host, ifname, "bridge port", ns, &s);
     if (port < 0)
-        return failx(t, port, r.ext, "bridge port %s:%s", ns, ifname);
+        return port;
     uint8_t buf[NL_BUF];
     struct nlmsghdr *nlh = msg_link(buf, RTM_NEWLINK, 0, port);
     struct nlattr *linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -1155,7 +1158,8 @@ int topo_bridge_port_isolated(struct topo *t, const char *host, const char *ifna
     mnl_attr_put_u8(nlh, IFLA_BRPORT_ISOLATED, on ? 1 : 0);
     mnl_attr_nest_end(nlh, data);
     mnl_attr_nest_end(nlh, linkinfo);
-    rc = nl_talk(t, s, nlh, &r);
+    struct nl_result r = {0};
+    int rc = nl_talk(t, s, nlh, &r);
     if (rc < 0)
         return failx(t, rc, r.ext, "bridge port %s:%s isolated %s", ns, ifname, on ? "on" : "off");
     return 0;
