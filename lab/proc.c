@@ -40,11 +40,13 @@ static void sleep_ms(unsigned ms)
         ;
 }
 
-/* In the child, after fork(): never returns. */
-static void child_exec(const struct proc_spec *s, pid_t parent, int ready_wr)
+/* In a new child (fork or light start), system calls only: its own process group, SIGKILL when the
+ * lab dies (unless detached), no blocked or handled signal, stdin /dev/null, stdout+stderr appended
+ * to log_path, the readiness pipe as fd 3, nothing else open. Exits 127 when that fails. */
+static void child_setup(bool detach, pid_t parent, const char *log_path, int ready_wr)
 {
     setpgid(0, 0);
-    if (!s->detach) {
+    if (!detach) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
@@ -52,11 +54,13 @@ static void child_exec(const struct proc_spec *s, pid_t parent, int ready_wr)
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    for (int sig = 1; sig < NSIG; sig++)
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) /* the child's own table: a light start has no CLONE_SIGHAND */
         if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
-
-    int logfd = open(s->log_path ? s->log_path : "/dev/null", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            sigaction(sig, &dfl, NULL);
+    int logfd = open(log_path ? log_path : "/dev/null", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (logfd < 0 || nullfd < 0)
         _exit(127);
@@ -70,6 +74,12 @@ static void child_exec(const struct proc_spec *s, pid_t parent, int ready_wr)
     if (ready_wr >= 0 && dup2(ready_wr, 3) < 0)
         _exit(127);
     close_range(ready_wr >= 0 ? 4 : 3, ~0u, 0);
+}
+
+/* In the child, after fork(): never returns. */
+static void child_exec(const struct proc_spec *s, pid_t parent, int ready_wr)
+{
+    child_setup(s->detach, parent, s->log_path, ready_wr);
 
     if (s->nsname) {
         char err[512];
@@ -121,35 +131,9 @@ static void light_fail(const char *what)
 static int light_main(void *arg)
 {
     const struct light_child *c = arg;
-    setpgid(0, 0);
-    if (c->pdeath) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != c->parent)
-            _exit(127);
-    }
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) /* our own handler table (no CLONE_SIGHAND) */
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL);
-    int logfd = open(c->log_path ? c->log_path : "/dev/null", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (logfd < 0 || nullfd < 0)
-        _exit(127);
-    logfd = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
-    nullfd = fcntl(nullfd, F_DUPFD_CLOEXEC, 10);
-    int ready = c->ready_wr >= 0 ? fcntl(c->ready_wr, F_DUPFD_CLOEXEC, 10) : -1;
-    if (logfd < 0 || nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-        _exit(127);
-    if (ready >= 0 && dup2(ready, 3) < 0)
-        _exit(127);
     if (c->nsfd >= 0 && setns(c->nsfd, CLONE_NEWNET) < 0)
         light_fail("setns");
-    close_range(ready >= 0 ? 4 : 3, ~0u, 0);
+    child_setup(!c->pdeath, c->parent, c->log_path, c->ready_wr);
     if (c->nice && setpriority(PRIO_PROCESS, 0, c->nice) < 0)
         light_fail("setpriority");
     if (c->cwd && chdir(c->cwd) < 0)
