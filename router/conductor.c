@@ -619,16 +619,6 @@ void cond_body_error(const char *buf, size_t len, char *error, size_t ecap, char
 
 /* ---- the client ---- */
 
-static uint32_t xorshift32(uint32_t *s)
-{
-    uint32_t x = *s ? *s : 0x9e3779b9u;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *s = x;
-    return x;
-}
-
 static void path_in(const struct conductor *c, const char *rel, char *out, size_t cap)
 {
     if ((size_t)snprintf(out, cap, "%s/%s", c->state_dir, rel) >= cap)
@@ -715,24 +705,6 @@ static const char *target_addr(const struct conductor *c, enum cond_role r)
     return l->n ? l->a[c->addr_idx % l->n] : "";
 }
 
-static unsigned arm_backoff(struct conductor *c, unsigned retry_after_s)
-{
-    c->consecutive_failures++;
-    unsigned d = phonehome_backoff_ms(c->consecutive_failures, c->backoff_base_ms, c->backoff_max_ms,
-                                      xorshift32(&c->rng));
-    if (retry_after_s) {
-        uint64_t ra = (uint64_t)retry_after_s * 1000u;
-        if (ra > COND_RETRY_AFTER_MAX_MS)
-            ra = COND_RETRY_AFTER_MAX_MS;
-        if (ra > d)
-            d = (unsigned)ra;
-    }
-    c->retry_in_ms = d;
-    c->next_retry_ms = https_now_ms() + d;
-    c->backoff = true;
-    return d;
-}
-
 static void fail(struct conductor *c, const char *klass, int status, unsigned retry_after_s, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static void fail(struct conductor *c, const char *klass, int status, unsigned retry_after_s, const char *fmt, ...)
@@ -748,13 +720,10 @@ static void fail(struct conductor *c, const char *klass, int status, unsigned re
     snprintf(e->klass, sizeof e->klass, "%s", klass);
     snprintf(e->conductor, sizeof e->conductor, "%s", c->cur_addr);
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    retry_reason(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
-    for (char *p = e->message; *p; p++)
-        if (*p < ' ' || *p > '~')
-            *p = '?';
     c->p.failures_total++;
-    unsigned d = arm_backoff(c, retry_after_s);
+    unsigned d = retry_fail(&c->retry, retry_after_s, https_now_ms());
     char q[300];
     log_warn("conductor.failed",
              "state=%s step=%u role=%s conductor=%s class=%s status=%d retry_after=%u error=%s failures=%u "
@@ -762,15 +731,11 @@ static void fail(struct conductor *c, const char *klass, int status, unsigned re
              cond_names[c->p.state], cond_steps[c->p.state], role_name(want_role(c)),
              c->cur_addr[0] ? c->cur_addr : "-",
              e->klass, status, retry_after_s, log_quote(q, sizeof q, e->message, strlen(e->message)),
-             c->consecutive_failures, d);
+             c->retry.failures, d);
     persist(c);
 }
 
-static void succeeded(struct conductor *c)
-{
-    c->consecutive_failures = 0;
-    c->backoff = false;
-}
+static void succeeded(struct conductor *c) { retry_ok(&c->retry); }
 
 static void drop_session(struct conductor *c, const char *why)
 {
@@ -844,7 +809,7 @@ static void send_req(struct conductor *c, enum cond_op op, enum cond_role role, 
     proxy_addr_format(a->addr, a->port, c->cur_proxy, sizeof c->cur_proxy);
     c->p.attempts_total++;
     c->op = op;
-    c->backoff = false;
+    c->retry.waiting = false;
     snprintf(url, sizeof url, "https://%s:%u%s", host, port, path);
     log_info("conductor.request", "state=%s step=%u role=%s method=%s url=%s proxy=%s mtls=%s", cond_names[c->p.state],
              cond_steps[c->p.state], role_name(role), method, log_quote(q, sizeof q, url, strlen(url)), c->cur_proxy,
@@ -1094,6 +1059,25 @@ static void load_cert_info(struct conductor *c)
     X509_free(x);
 }
 
+/* The installed certificate's serial in upper-case hex (as the conductor logs it). 0 or -1. */
+static int installed_cert_serial(const struct conductor *c, char *out, size_t cap)
+{
+    size_t len = 0;
+    char e[128];
+    char *pem = read_rel(c, COND_CERT_FILE, &len);
+    X509 *x = pem ? pki_cert_parse(pem, len, e, sizeof e) : NULL;
+    free(pem);
+    BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get_serialNumber(x), NULL) : NULL;
+    char *h = bn ? BN_bn2hex(bn) : NULL;
+    int rc = h && strlen(h) < cap ? 0 : -1;
+    if (rc == 0)
+        snprintf(out, cap, "%s", h);
+    OPENSSL_free(h);
+    BN_free(bn);
+    X509_free(x);
+    return rc;
+}
+
 /* The installed certificate still checks against the installed conductor CA with our key. */
 static bool installed_cert_ok(struct conductor *c)
 {
@@ -1249,6 +1233,19 @@ static void do_generate_key(struct conductor *c, struct cond_task *t, uint64_t n
         cond_set_state(c, COND_KEY_CREATED, created ? "EC P-256 key made, sealed to the TPM" : "sealed key reused");
     if (c->p.state >= COND_CERTIFIED && !c->force_csr && installed_cert_ok(c)) {
         log_info("conductor.certificate", "step=8 result=already-installed serial=%s", c->p.serial);
+        set_ack(c, t->name, true, "certificate already installed");
+        return;
+    }
+    /* certs/ holds a certificate for our key that checks, but conductor.json still says key-created:
+     * the power went between installing it and saving `certified` (csr_answer). Use it: a second
+     * CSR would only get a second certificate for the same key. */
+    char serial[COND_SERIAL_MAX];
+    if (c->p.state == COND_KEY_CREATED && !c->force_csr && installed_cert_ok(c) &&
+        installed_cert_serial(c, serial, sizeof serial) == 0) {
+        snprintf(c->p.serial, sizeof c->p.serial, "%s", serial);
+        load_cert_info(c);
+        log_info("conductor.certificate", "step=8 result=already-installed serial=%s recovered=yes", c->p.serial);
+        cond_set_state(c, COND_CERTIFIED, "certificate installed before a restart");
         set_ack(c, t->name, true, "certificate already installed");
         return;
     }
@@ -1438,7 +1435,7 @@ static void handle_task(struct conductor *c, struct cond_task *t, uint64_t now_m
                      target_addr(c, COND_ROLE_PRODUCTION));
             return;
         }
-        c->next_poll_ms = now_ms + COND_TASK_POLL_MS;
+        c->next_poll_ms = now_ms + c->task_poll_ms;
         return;
     case TASK_PRODUCTION:
         do_production(c, t);
@@ -1476,7 +1473,7 @@ static void send_ack(struct conductor *c, enum cond_role role, uint64_t now_ms)
 static void step(struct conductor *c, uint64_t now_ms)
 {
     for (int guard = 0; guard < 16; guard++) {
-        if (!c->enabled || !c->started || c->cur || c->backoff)
+        if (!c->enabled || !c->started || c->cur || c->retry.waiting)
             return;
         if (c->p.state == COND_IDLE) {
             if (!c->sz || c->sz->p.state != SZTP_SECRET_STORED || !c->sz->p.conductor[0])
@@ -1526,22 +1523,7 @@ static void step(struct conductor *c, uint64_t now_ms)
 }
 
 /* The server's Retry-After header, else a "retry-after" member of its JSON body (0: none). */
-static unsigned retry_after(const struct https_result *r)
-{
-    char v[32] = "";
-    if (r->head)
-        http_head_copy(r->head, "Retry-After", v, sizeof v);
-    char *end;
-    unsigned long n = strtoul(v, &end, 10);
-    if (v[0] && !*end && n <= 86400)
-        return (unsigned)n;
-    if (!r->body || !r->body_len)
-        return 0;
-    json_t *o = json_loadb(r->body, r->body_len, 0, NULL);
-    json_int_t b = json_integer_value(json_object_get(o, "retry-after"));
-    json_decref(o);
-    return b > 0 && b <= 86400 ? (unsigned)b : 0;
-}
+static unsigned retry_after(const struct https_result *r) { return retry_after_parse(r, true); }
 
 static void auth_step(struct conductor *c, enum cond_op op, const struct https_result *r, const char *body, size_t blen,
                       const char *berr, const char *bdet, uint64_t now_ms)
@@ -1708,8 +1690,8 @@ static void on_done(struct https_client *hc, const struct https_result *r, void 
         if (strcmp(c->ack_result, "ok") == 0) {
             succeeded(c);
         } else { /* a refused task: do not ask again at once; a repeated refusal backs off further */
-            c->backoff = false;
-            c->next_poll_ms = now_ms + COND_TASK_POLL_MS;
+            c->retry.waiting = false;
+            c->next_poll_ms = now_ms + c->task_poll_ms;
         }
         if (c->ack_is_migrate) {
             c->ack_is_migrate = false;
@@ -1762,9 +1744,22 @@ void conductor_init(struct conductor *c, const struct router_config *cfg, const 
     c->sz = sz;
     c->epfd = -1;
     c->timeout_ms = COND_TIMEOUT_MS;
-    c->backoff_base_ms = PH_BACKOFF_BASE_MS;
-    c->backoff_max_ms = PH_BACKOFF_MAX_MS;
-    c->rng = (uint32_t)getpid() * 0x85ebca6bu ^ (uint32_t)time(NULL);
+    c->task_poll_ms = COND_TASK_POLL_MS;
+    retry_init(&c->retry, PH_BACKOFF_BASE_MS, PH_BACKOFF_MAX_MS, COND_RETRY_AFTER_MAX_MS,
+               (uint32_t)getpid() * 0x85ebca6bu ^ (uint32_t)time(NULL));
+}
+
+void conductor_set_timers(struct conductor *c, unsigned timeout_ms, unsigned backoff_base_ms, unsigned backoff_max_ms,
+                          unsigned task_poll_ms)
+{
+    if (timeout_ms)
+        c->timeout_ms = timeout_ms;
+    if (backoff_base_ms)
+        c->retry.base_ms = backoff_base_ms;
+    if (backoff_max_ms)
+        c->retry.max_ms = backoff_max_ms;
+    if (task_poll_ms)
+        c->task_poll_ms = task_poll_ms;
 }
 
 int conductor_configure(struct conductor *c, const char *state_dir, const char *router, const char *node, char *err,
@@ -1858,7 +1853,7 @@ void conductor_start(struct conductor *c, int epfd, uint64_t now_ms)
     }
     if (c->p.state >= COND_SVR_CONFIGURED && c->p.have_svr)
         start_hub(c, now_ms); /* data plane: peer again after a restart */
-    if (c->backoff)
+    if (c->retry.waiting)
         return;
     step(c, now_ms);
 }
@@ -1868,10 +1863,8 @@ void conductor_proxy_changed(struct conductor *c, uint64_t now_ms)
     if (!c->enabled || !c->started)
         return;
     /* a request under way keeps its proxy; one waiting for its retry goes now, through the new one */
-    if (c->backoff && proxy_active(c)) {
-        c->backoff = false;
-        c->consecutive_failures = 0;
-    }
+    if (c->retry.waiting && proxy_active(c))
+        retry_ok(&c->retry);
     step(c, now_ms);
 }
 
@@ -1880,8 +1873,7 @@ void conductor_tick(struct conductor *c, uint64_t now_ms)
     if (!c->enabled || !c->started)
         return;
     svr_peer_tick(c->hub, now_ms);
-    if (c->backoff && now_ms >= c->next_retry_ms)
-        c->backoff = false;
+    retry_due(&c->retry, now_ms);
     step(c, now_ms);
 }
 
@@ -1890,10 +1882,8 @@ int conductor_next_timeout_ms(const struct conductor *c, uint64_t now_ms)
     if (!c->enabled || !c->started)
         return -1;
     int t = svr_peer_next_timeout_ms(c->hub, now_ms);
-    int64_t mine = -1;
-    if (c->backoff)
-        mine = c->next_retry_ms > now_ms ? (int64_t)(c->next_retry_ms - now_ms) : 0;
-    else if (!c->cur && c->next_poll_ms > now_ms) /* a due poll already ran in conductor_tick */
+    int64_t mine = retry_left_ms(&c->retry, now_ms);
+    if (mine < 0 && !c->cur && c->next_poll_ms > now_ms) /* a due poll already ran in conductor_tick */
         mine = (int64_t)(c->next_poll_ms - now_ms);
     if (mine >= 0 && (t < 0 || mine < t))
         t = (int)(mine > 60000 ? 60000 : mine);
@@ -1957,8 +1947,7 @@ int conductor_migrate(struct conductor *c, const char *const *addrs, size_t n, u
     c->p.staging_acked = true;
     c->ack_pending = c->ack_is_migrate = c->waiting_hub = false;
     c->addr_idx = 0;
-    c->backoff = false;
-    c->consecutive_failures = 0;
+    retry_ok(&c->retry);
     c->next_poll_ms = 0;
     log_info("conductor.migrate", "step=12 by=cli conductor=%s%s%s", t.a[0], t.n > 1 ? " ha_peer=" : "",
              t.n > 1 ? t.a[1] : "");
@@ -1992,11 +1981,9 @@ json_t *conductor_json(const struct conductor *c, uint64_t now_ms)
     json_object_set_new(o, "done", json_boolean(c->p.state == COND_PRODUCTION_CONNECTED));
     json_object_set_new(o, "request", c->cur ? json_string(ops[c->op]) : json_null());
     json_object_set_new(o, "proxy", str_or_null(c->cur_proxy));
-    json_object_set_new(o, "consecutive-failures", json_integer(c->consecutive_failures));
+    json_object_set_new(o, "consecutive-failures", json_integer(c->retry.failures));
     json_object_set_new(o, "next-retry-in-ms",
-                        c->backoff ? json_integer(c->next_retry_ms > now_ms ? (json_int_t)(c->next_retry_ms - now_ms)
-                                                                            : 0)
-                                   : json_null());
+                        c->retry.waiting ? json_integer(retry_left_ms(&c->retry, now_ms)) : json_null());
     json_object_set_new(o, "heartbeats", json_integer(c->heartbeats));
     json_object_set_new(o, "last-heartbeat", iso_time(c->last_heartbeat_at));
     json_object_set_new(o, "connected-since", c->p.state == COND_PRODUCTION_CONNECTED ? iso_time(c->connected_at)

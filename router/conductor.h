@@ -44,11 +44,15 @@
  * conductor would refuse and never loses what is stored: the session is in memory only, so a resumed
  * node authenticates again (no state change) and asks for its task; a task already done is re-acked
  * (production data re-installed, generate-key with a certificate already installed that still checks:
- * acked without a new CSR; with a sealed key but no certificate: a CSR for the SAME key). A task out
+ * acked without a new CSR, also in key-created when the power went between installing it and saving
+ * certified (its serial read from the certificate, logged result=already-installed recovered=yes);
+ * with a sealed key but no certificate: a CSR for the SAME key). A task out
  * of order or naming another node is acked "failed" with the reason. A failure (class below) is kept
  * as last_error, logged (event=conductor.failed) and retried after phonehome_backoff_ms() (1 s
- * doubling to 30 s, minus up to 20 % jitter) or the server's Retry-After when longer (capped at
- * COND_RETRY_AFTER_MAX_MS); files already written are never removed.
+ * doubling to 30 s, minus up to 20 % jitter; ssr-node --retry-backoff MIN[,MAX]) or the server's
+ * Retry-After when longer (capped at COND_RETRY_AFTER_MAX_MS; retry.h); files already written are
+ * never removed. A request times out after COND_TIMEOUT_MS (--request-timeout); the staging
+ * conductor is asked again for a task COND_TASK_POLL_MS after a "none" or a refused task (--task-poll).
  *
  * Failure classes: https_err_name() (proxy-refused, tls-failed, timeout, ...); the conductor's JSON
  * "error" (bad-secret, unknown-router, replayed-challenge, expired-challenge, unknown-challenge,
@@ -75,6 +79,7 @@
 #include "config.h"
 #include "https.h"
 #include "proxysel.h"
+#include "retry.h"
 #include "ztp/pki.h"
 #include "ztp/psk.h"
 
@@ -249,19 +254,16 @@ struct conductor {
     bool started;
     cond_connected_fn on_connected;
     void *cb_arg;
-    unsigned timeout_ms, backoff_base_ms, backoff_max_ms;
+    unsigned timeout_ms;          /* per request (ssr-node --request-timeout) */
+    unsigned task_poll_ms;        /* staging answered "none" or a refused task: ask again (--task-poll) */
 
     struct cond_persist p;        /* p.state is THE state */
 
     enum cond_op op;
     struct https_client *cur;
     char cur_proxy[24], cur_addr[COND_ADDR_MAX];
-    bool backoff;
-    uint64_t next_retry_ms;
-    unsigned retry_in_ms;
-    unsigned consecutive_failures;
+    struct retry retry;           /* consecutive failures, backoff (retry.h) */
     uint64_t next_poll_ms;        /* task poll / heartbeat due */
-    uint32_t rng;
 
     enum cond_role sess_role;     /* the session's role (none: no session) */
     enum cond_role auth_role;     /* the role of the challenge/auth under way */
@@ -297,6 +299,10 @@ int conductor_configure(struct conductor *c, const char *state_dir, const char *
                         size_t errcap);
 void conductor_set_callback(struct conductor *c, cond_connected_fn fn, void *arg);
 void conductor_set_fault(struct conductor *c, enum cond_fault f);
+/* Timers (before conductor_start; 0 keeps the default): the per-request timeout, the backoff's
+ * base and cap, the task poll (ms). */
+void conductor_set_timers(struct conductor *c, unsigned timeout_ms, unsigned backoff_base_ms, unsigned backoff_max_ms,
+                          unsigned task_poll_ms);
 void conductor_start(struct conductor *c, int epfd, uint64_t now_ms);
 void conductor_proxy_changed(struct conductor *c, uint64_t now_ms);
 void conductor_tick(struct conductor *c, uint64_t now_ms);

@@ -203,6 +203,10 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
         snprintf(err, errcap, "--ha-timeout %u ms: expected 0.1..3600 seconds", opt->ha_timeout_ms);
         return -1;
     }
+    if ((opt->request_timeout_ms || opt->retry_backoff_min_ms || opt->task_poll_ms) && !opt->sztp) {
+        snprintf(err, errcap, "--request-timeout, --retry-backoff and --task-poll go with --sztp");
+        return -1;
+    }
     if (opt->mist_ca && !opt->phone_home_url && !opt->sztp) {
         snprintf(err, errcap, "--mist-ca goes with --phone-home-url");
         return -1;
@@ -230,6 +234,12 @@ int node_load(struct node *n, const struct node_options *opt, char *err, size_t 
         sztp_set_fault(&n->sztp, opt->sztp_fault);
         if (conductor_configure(&n->cond, opt->state_dir, n->cfg.router, n->name, err, errcap) < 0)
             return -1;
+        sztp_set_timers(&n->sztp, opt->request_timeout_ms, opt->retry_backoff_min_ms, opt->retry_backoff_max_ms);
+        conductor_set_timers(&n->cond, opt->request_timeout_ms, opt->retry_backoff_min_ms, opt->retry_backoff_max_ms,
+                             opt->task_poll_ms);
+        if (opt->request_timeout_ms || opt->retry_backoff_min_ms || opt->task_poll_ms)
+            log_info("node.timers", "request_timeout_ms=%u retry_backoff_ms=%u,%u task_poll_ms=%u", n->sztp.timeout_ms,
+                     n->sztp.retry.base_ms, n->sztp.retry.max_ms, n->cond.task_poll_ms);
         conductor_set_callback(&n->cond, on_conductor_connected, n);
         conductor_set_fault(&n->cond, opt->cond_fault);
     } else if (opt->phone_home_url && phonehome_configure(&n->ph, opt->phone_home_url, opt->mist_ca, err, errcap) < 0)

@@ -70,6 +70,9 @@ struct node_options {
     const char *tpm;               /* --tpm TCTI */
     enum sztp_fault sztp_fault;    /* --sztp-fault NAME (lab fault switch) */
     enum cond_fault cond_fault;    /* --conductor-fault NAME (lab fault switch) */
+    /* --sztp timers, 0 = the product's default: --request-timeout (sZTP and conductor requests),
+     * --retry-backoff MIN[,MAX] (both clients' backoff), --task-poll (the staging task poll) */
+    unsigned request_timeout_ms, retry_backoff_min_ms, retry_backoff_max_ms, task_poll_ms;
 };
 
 struct node {

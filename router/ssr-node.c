@@ -23,8 +23,15 @@
     "                [--ha-listen IP:PORT --ha-peer IP:PORT] [--ha-timeout SEC] [--no-apply]\n"               \
     "                [--phone-home-url https://HOST[:PORT]/PATH [--mist-ca FILE]]\n"                    \
     "                [--sztp --device-id ID --tpm TCTI [--sztp-fault replay-response]\n"                    \
-    "                 [--conductor-fault csr-other-router] [--manufacture-ocra-key FILE]]\n"                \
-    "                [--log-level debug|info]\n"
+    "                 [--conductor-fault csr-other-router] [--manufacture-ocra-key FILE]\n"                 \
+    "                 [--request-timeout SEC] [--retry-backoff MIN[,MAX]] [--task-poll SEC]]\n"             \
+    "                [--log-level debug|info]\n"                                                           \
+    "  --request-timeout SEC      an sZTP or conductor request not answered within SEC fails (timeout);\n" \
+    "                             default 15\n"                                                            \
+    "  --retry-backoff MIN[,MAX]  after a failure wait MIN seconds, doubling per consecutive failure up\n"  \
+    "                             to MAX (less up to 20 % jitter; a longer Retry-After wins); default 1,30\n" \
+    "  --task-poll SEC            ask the staging conductor for a task again SEC after it had none or\n"   \
+    "                             refused an ack; default 2\n"
 
 static struct node the_node;
 static struct ctl_server the_ctl;
@@ -106,7 +113,9 @@ int main(int argc, char **argv)
         {"sztp", no_argument, NULL, 'Z'},             {"device-id", required_argument, NULL, 'D'},
         {"tpm", required_argument, NULL, 'B'},        {"sztp-fault", required_argument, NULL, 'F'},
         {"conductor-fault", required_argument, NULL, 'G'}, {"manufacture-ocra-key", required_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"request-timeout", required_argument, NULL, 'R'}, {"retry-backoff", required_argument, NULL, 'W'},
+        {"task-poll", required_argument, NULL, 'Q'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct node_options opt = {.dhcp_apply = true};
     enum log_level lvl = LOG_LVL_INFO;
@@ -148,6 +157,25 @@ int main(int argc, char **argv)
         case 'T':
             if (parse_seconds_ms(optarg, 100, 3600000u, &opt.ha_timeout_ms) < 0)
                 return usage_error("--ha-timeout \"%s\": expected 0.1..3600 seconds", optarg);
+            break;
+        case 'R':
+            if (parse_seconds_ms(optarg, 100, 3600000u, &opt.request_timeout_ms) < 0)
+                return usage_error("--request-timeout \"%s\": expected 0.1..3600 seconds", optarg);
+            break;
+        case 'W': {
+            char min[32], *comma = strchr(optarg, ',');
+            snprintf(min, sizeof min, "%.*s", comma ? (int)(comma - optarg) : (int)strlen(optarg), optarg);
+            if (parse_seconds_ms(min, 10, 3600000u, &opt.retry_backoff_min_ms) < 0 ||
+                (comma && (parse_seconds_ms(comma + 1, 10, 3600000u, &opt.retry_backoff_max_ms) < 0 ||
+                           opt.retry_backoff_max_ms < opt.retry_backoff_min_ms)))
+                return usage_error("--retry-backoff \"%s\": expected MIN[,MAX] seconds, 0.01..3600, MIN <= MAX", optarg);
+            if (!comma && opt.retry_backoff_min_ms > PH_BACKOFF_MAX_MS)
+                opt.retry_backoff_max_ms = opt.retry_backoff_min_ms; /* the default cap is below it */
+            break;
+        }
+        case 'Q':
+            if (parse_seconds_ms(optarg, 10, 3600000u, &opt.task_poll_ms) < 0)
+                return usage_error("--task-poll \"%s\": expected 0.01..3600 seconds", optarg);
             break;
         case 'l':
             if (strcmp(optarg, "debug") == 0)

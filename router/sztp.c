@@ -395,16 +395,6 @@ void sztp_body_error(const char *buf, size_t len, char *dst, size_t cap)
 
 /* ---- the client ---- */
 
-static uint32_t xorshift32(uint32_t *s)
-{
-    uint32_t x = *s ? *s : 0x9e3779b9u;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *s = x;
-    return x;
-}
-
 static void path_in(const struct sztp *z, const char *rel, char *out, size_t cap)
 {
     if ((size_t)snprintf(out, cap, "%s/%s", z->state_dir, rel) >= cap)
@@ -459,9 +449,8 @@ void sztp_init(struct sztp *z, const struct router_config *cfg, const struct act
     z->active = active;
     z->epfd = -1;
     z->timeout_ms = SZTP_TIMEOUT_MS;
-    z->backoff_base_ms = PH_BACKOFF_BASE_MS;
-    z->backoff_max_ms = PH_BACKOFF_MAX_MS;
-    z->rng = (uint32_t)getpid() * 2246822519u ^ (uint32_t)time(NULL);
+    retry_init(&z->retry, PH_BACKOFF_BASE_MS, PH_BACKOFF_MAX_MS, SZTP_RETRY_AFTER_MAX_MS,
+               (uint32_t)getpid() * 2246822519u ^ (uint32_t)time(NULL));
 }
 
 static bool device_id_valid(const char *s)
@@ -551,24 +540,11 @@ static bool proxy_active(const struct sztp *z)
     return z->active && z->active->source != PROXY_SRC_NONE && z->active->port != 0;
 }
 
-/* One more consecutive failure: the next attempt waits phonehome_backoff_ms(), or the server's
- * Retry-After when longer (capped). Returns the delay. */
+/* One more consecutive failure: the next attempt waits the backoff, or the server's Retry-After
+ * when longer (capped; retry.h). Returns the delay. */
 static unsigned arm_backoff(struct sztp *z, unsigned retry_after_s)
 {
-    z->consecutive_failures++;
-    unsigned d = phonehome_backoff_ms(z->consecutive_failures, z->backoff_base_ms, z->backoff_max_ms,
-                                      xorshift32(&z->rng));
-    if (retry_after_s) {
-        uint64_t ra = (uint64_t)retry_after_s * 1000u;
-        if (ra > SZTP_RETRY_AFTER_MAX_MS)
-            ra = SZTP_RETRY_AFTER_MAX_MS;
-        if (ra > d)
-            d = (unsigned)ra;
-    }
-    z->retry_in_ms = d;
-    z->next_retry_ms = https_now_ms() + d;
-    z->backoff = true;
-    return d;
+    return retry_fail(&z->retry, retry_after_s, https_now_ms());
 }
 
 static void fail(struct sztp *z, const char *klass, int status, unsigned retry_after_s, const char *fmt, ...)
@@ -586,24 +562,20 @@ static void fail(struct sztp *z, const char *klass, int status, unsigned retry_a
     e->at = time(NULL);
     snprintf(e->klass, sizeof e->klass, "%s", klass);
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    retry_reason(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
-    for (char *c = e->message; *c; c++)
-        if (*c < ' ' || *c > '~')
-            *c = '?';
     z->p.failures_total++;
     unsigned d = arm_backoff(z, retry_after_s);
     char q[300];
     log_warn("sztp.failed", "state=%s step=%u class=%s status=%d retry_after=%u error=%s failures=%u retry_in_ms=%u",
              sztp_names[z->p.state], sztp_steps[z->p.state], e->klass, status, retry_after_s,
-             log_quote(q, sizeof q, e->message, strlen(e->message)), z->consecutive_failures, d);
+             log_quote(q, sizeof q, e->message, strlen(e->message)), z->retry.failures, d);
     persist(z);
 }
 
 static void succeeded(struct sztp *z)
 {
-    z->consecutive_failures = 0;
-    z->backoff = false;
+    retry_ok(&z->retry);
     if (z->cur_proxy[0])
         memcpy(z->p.proxy, z->cur_proxy, sizeof z->p.proxy); /* the proxy that carried it */
 }
@@ -709,7 +681,7 @@ static void send_req(struct sztp *z, enum sztp_op op, const char *method, const 
     proxy_addr_format(a->addr, a->port, z->cur_proxy, sizeof z->cur_proxy);
     z->p.attempts_total++;
     z->op = op;
-    z->backoff = false;
+    z->retry.waiting = false;
     char q[SZTP_URL_MAX + 16];
     log_info("sztp.request", "state=%s step=%u method=%s url=%s proxy=%s", sztp_names[z->p.state],
              sztp_steps[z->p.state], method, log_quote(q, sizeof q, url, strlen(url)), z->cur_proxy);
@@ -799,7 +771,7 @@ static void step(struct sztp *z, uint64_t now_ms)
 {
     char url[SZTP_URL_MAX + 32], body[512];
     for (;;) {
-        if (!z->enabled || !z->started || z->cur || z->backoff)
+        if (!z->enabled || !z->started || z->cur || z->retry.waiting)
             return;
         if (z->p.state == SZTP_SECRET_STORED) {
             if (z->recheck.pending && proxy_active(z)) {
@@ -920,18 +892,7 @@ static bool server_response_ok(struct sztp *z, const char *got)
     return ok;
 }
 
-static unsigned retry_after(const struct https_result *r)
-{
-    char v[32];
-    if (!r->head)
-        return 0;
-    http_head_copy(r->head, "Retry-After", v, sizeof v);
-    char *end;
-    unsigned long n = strtoul(v, &end, 10);
-    if (!v[0] || *end || n > 86400)
-        return 0;
-    return (unsigned)n;
-}
+static unsigned retry_after(const struct https_result *r) { return retry_after_parse(r, false); }
 
 /* The cloud's verdict on the replayed response (the replay-response fault). */
 static void replay_done(struct sztp *z, const struct https_result *r)
@@ -986,8 +947,7 @@ static void recheck_done(struct sztp *z, const struct https_result *r)
         return;
     }
     bool same = strcmp(redirect, z->p.redirect) == 0;
-    z->consecutive_failures = 0;
-    z->backoff = false;
+    retry_ok(&z->retry);
     memcpy(z->p.proxy, z->cur_proxy, sizeof z->p.proxy);
     rc->pending = false;
     rc->ok_total++;
@@ -1177,6 +1137,16 @@ void sztp_start(struct sztp *z, int epfd, uint64_t now_ms)
     step(z, now_ms);
 }
 
+void sztp_set_timers(struct sztp *z, unsigned timeout_ms, unsigned backoff_base_ms, unsigned backoff_max_ms)
+{
+    if (timeout_ms)
+        z->timeout_ms = timeout_ms;
+    if (backoff_base_ms)
+        z->retry.base_ms = backoff_base_ms;
+    if (backoff_max_ms)
+        z->retry.max_ms = backoff_max_ms;
+}
+
 void sztp_set_fault(struct sztp *z, enum sztp_fault f)
 {
     z->fault = (unsigned)f < SZTP_FAULT__COUNT ? f : SZTP_FAULT_NONE;
@@ -1193,16 +1163,15 @@ void sztp_proxy_changed(struct sztp *z, uint64_t now_ms)
         z->cur = NULL;
         z->op = SZTP_OP_NONE;
     }
-    z->backoff = false;
-    z->consecutive_failures = 0;
+    retry_ok(&z->retry);
     recheck_arm(z, "active management proxy changed");
     step(z, now_ms);
 }
 
 void sztp_network_changed(struct sztp *z, uint64_t now_ms)
 {
-    if (z->backoff && z->next_retry_ms > now_ms) {
-        z->next_retry_ms = now_ms;
+    if (retry_left_ms(&z->retry, now_ms) > 0) {
+        retry_hurry(&z->retry, now_ms);
         sztp_tick(z, now_ms);
     }
 }
@@ -1211,16 +1180,15 @@ void sztp_tick(struct sztp *z, uint64_t now_ms)
 {
     if (!z->enabled || !z->started)
         return;
-    if (z->backoff && now_ms >= z->next_retry_ms)
-        z->backoff = false;
+    retry_due(&z->retry, now_ms);
     step(z, now_ms);
 }
 
 int sztp_next_timeout_ms(const struct sztp *z, uint64_t now_ms)
 {
-    if (!z->enabled || !z->started || !z->backoff)
+    if (!z->enabled || !z->started)
         return -1;
-    return z->next_retry_ms > now_ms ? (int)(z->next_retry_ms - now_ms) : 0;
+    return (int)retry_left_ms(&z->retry, now_ms);
 }
 
 struct tpm *sztp_tpm(struct sztp *z, char *err, size_t errcap)
@@ -1266,12 +1234,10 @@ json_t *sztp_json(const struct sztp *z, uint64_t now_ms)
     json_object_set_new(o, "done", json_boolean(z->p.state == SZTP_SECRET_STORED));
     json_object_set_new(o, "active-proxy", json_boolean(proxy_active(z)));
     json_object_set_new(o, "request", z->cur ? json_string(ops[z->op]) : json_null());
-    json_object_set_new(o, "consecutive-failures", json_integer(z->consecutive_failures));
+    json_object_set_new(o, "consecutive-failures", json_integer(z->retry.failures));
     json_object_set_new(o, "next-retry-in-ms",
-                        z->backoff ? json_integer(z->next_retry_ms > now_ms ? (json_int_t)(z->next_retry_ms - now_ms)
-                                                                            : 0)
-                                   : json_null());
-    json_object_set_new(o, "retry-delay-ms", z->backoff ? json_integer(z->retry_in_ms) : json_null());
+                        z->retry.waiting ? json_integer(retry_left_ms(&z->retry, now_ms)) : json_null());
+    json_object_set_new(o, "retry-delay-ms", z->retry.waiting ? json_integer(z->retry.delay_ms) : json_null());
     json_object_set_new(o, "fault", z->fault != SZTP_FAULT_NONE ? json_string(sztp_fault_name(z->fault)) : json_null());
     const struct sztp_recheck *rc = &z->recheck;
     json_t *rj = json_object();

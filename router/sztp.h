@@ -36,8 +36,9 @@
  * unclaimed, bad-response, replayed-challenge, locked, unauthorized, ...; or local: tpm, ocra,
  * server-response-mismatch, bad-body, install-failed, seal-failed) are kept as last_error and logged
  * (event=sztp.failed), and the step is retried after phonehome_backoff_ms() (1 s doubling to 30 s,
- * minus up to 20 % jitter), or after the server's Retry-After (404 unclaimed, 423 locked) when longer,
- * capped at SZTP_RETRY_AFTER_MAX_MS.
+ * minus up to 20 % jitter; ssr-node --retry-backoff MIN[,MAX]), or after the server's Retry-After
+ * (404 unclaimed, 423 locked) when longer, capped at SZTP_RETRY_AFTER_MAX_MS (retry.h). A request
+ * not complete within SZTP_TIMEOUT_MS (ssr-node --request-timeout) fails with class timeout.
  *
  * Re-check (event sztp.recheck): when the active management proxy changes while the node is in
  * secret-stored, and the new proxy is not the one that carried the last successful exchange (kept
@@ -73,6 +74,7 @@
 #include "https.h"
 #include "ztp/ocra.h"
 #include "proxysel.h"
+#include "retry.h"
 
 #define SZTP_STATE_FILE "sztp.json"
 #define SZTP_CA_DIR "trust"
@@ -207,7 +209,7 @@ struct sztp {
     char url[SZTP_URL_MAX];       /* the EP terminator's phone-home URL */
     struct https_url u;
     char ca_file[PATH_MAX];       /* "" = system store */
-    unsigned timeout_ms, backoff_base_ms, backoff_max_ms;
+    unsigned timeout_ms;          /* per request (ssr-node --request-timeout) */
 
     const struct router_config *cfg;
     const struct active_proxy *active;
@@ -218,11 +220,7 @@ struct sztp {
     enum sztp_op op;              /* request under way */
     struct https_client *cur;
     char cur_proxy[24];
-    bool backoff;                 /* waiting for next_retry_ms */
-    uint64_t next_retry_ms;
-    unsigned retry_in_ms;
-    unsigned consecutive_failures;
-    uint32_t rng;
+    struct retry retry;           /* consecutive failures, backoff (retry.h) */
 
     struct tpm *tpm;
     struct sztp_challenge ch;     /* the challenge being answered */
@@ -242,6 +240,9 @@ void sztp_init(struct sztp *z, const struct router_config *cfg, const struct act
  * unreadable or corrupt one is an error). Returns 0 or -1 with one line in err. */
 int sztp_configure(struct sztp *z, const char *state_dir, const char *device_id, const char *tpm_conf,
                    const char *url, const char *ca_file, char *err, size_t errcap);
+/* Timers (before sztp_start; 0 keeps the default): the per-request timeout and the backoff's
+ * base and cap (ms). */
+void sztp_set_timers(struct sztp *z, unsigned timeout_ms, unsigned backoff_base_ms, unsigned backoff_max_ms);
 /* Arm a lab fault switch (before sztp_start). */
 void sztp_set_fault(struct sztp *z, enum sztp_fault f);
 void sztp_start(struct sztp *z, int epfd, uint64_t now_ms);
