@@ -342,6 +342,23 @@ static void row_text(char *dst, size_t cap, const struct scn_lp_row *r)
         dst[o - 1] = '\0';
 }
 
+/* " (exactly N)", " (N..M lines)", " (at least N)", " (at most M)" for a counted logged/not-logged
+ * item, "" for a plain regex. */
+static void count_range_text(char *dst, size_t cap, const struct scn_expect *x, size_t i)
+{
+    int lo = x->counts ? x->counts[i] : -1, hi = x->counts_max ? x->counts_max[i] : -1;
+    if (lo < 0)
+        snprintf(dst, cap, "%s", "");
+    else if (lo == hi)
+        snprintf(dst, cap, " (exactly %d)", lo);
+    else if (hi < 0)
+        snprintf(dst, cap, " (at least %d)", lo);
+    else if (lo == 0)
+        snprintf(dst, cap, " (at most %d)", hi);
+    else
+        snprintf(dst, cap, " (%d..%d lines)", lo, hi);
+}
+
 void exp_describe(const struct scn_expect *x, struct exp_state *st)
 {
     memset(st, 0, sizeof(*st));
@@ -369,22 +386,18 @@ void exp_describe(const struct scn_expect *x, struct exp_state *st)
         }
         break;
     }
-    case EXP_LOGGED: {
+    case EXP_LOGGED:
+    case EXP_NOT_LOGGED: {
         size_t o = 0;
         l[0] = '\0';
         for (size_t i = 0; i < x->n_list && o < sizeof(l); i++) {
-            if (x->counts && x->counts[i] >= 0)
-                o += (size_t)snprintf(l + o, sizeof(l) - o, "%s%s (exactly %d)", i ? " | " : "", x->list[i], x->counts[i]);
-            else
-                o += (size_t)snprintf(l + o, sizeof(l) - o, "%s%s", i ? " | " : "", x->list[i]);
+            char r[48];
+            count_range_text(r, sizeof(r), x, i);
+            o += (size_t)snprintf(l + o, sizeof(l) - o, "%s%s%s", i ? " | " : "", x->list[i], r);
         }
-        snprintf(st->want, sizeof(st->want), "lines matching: %s", l);
+        snprintf(st->want, sizeof(st->want), "%s: %s", x->kind == EXP_LOGGED ? "lines matching" : "no line matching", l);
         break;
     }
-    case EXP_NOT_LOGGED:
-        join_list(l, sizeof(l), x->list, x->n_list, " | ", "");
-        snprintf(st->want, sizeof(st->want), "no line matching: %s", l);
-        break;
     case EXP_CARRIED:
         join_list(l, sizeof(l), x->list, x->n_list, ", ", "nobody");
         snprintf(st->want, sizeof(st->want), "CONNECTs to Mist tunnelled for: %s", l);
@@ -547,8 +560,9 @@ static const char *node_of_addr(struct exp_ctx *c, const char *ip)
 }
 
 /* carried / denied: which nodes had CONNECTs to a Mist name tunnelled (status 200) or refused (4xx). */
-static void eval_proxy_log(struct exp_ctx *c, struct exp_state *st, struct exp_host *ph)
+static void eval_proxy_log(struct exp_ctx *c, struct exp_state *st, struct exp_host *ph, double now)
 {
+    (void)now;
     const struct scn_expect *x = st->x;
     bool denied = x->kind == EXP_DENIED;
     for (size_t i = 0; i < c->n_hosts; i++)
@@ -635,8 +649,9 @@ static void eval_proxy_log(struct exp_ctx *c, struct exp_state *st, struct exp_h
     st->pass = pass;
 }
 
-static void eval_direct(struct exp_ctx *c, struct exp_state *st, double now_rel)
+static void eval_direct(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now_rel)
 {
+    (void)eh;
     if (!st->started) {
         st->started = now_rel > 0 ? now_rel : 1e-9;
         st->n_fds = 0;
@@ -825,8 +840,10 @@ static size_t b64_decode(const char *in, size_t inlen, unsigned char *out, size_
     return o;
 }
 
-static void eval_secrets(struct exp_ctx *c, struct exp_state *st)
+static void eval_secrets(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
 {
+    (void)eh;
+    (void)now;
     const struct scenario *s = c->s;
     size_t nsec = s->n_secrets + c->n_secrets;
     struct sec_file *fs = NULL;
@@ -989,8 +1006,10 @@ static void check_tree_modes(const char *dir, int depth, char *bad, size_t cap, 
         closedir(d);
 }
 
-static void eval_secret_files(struct exp_ctx *c, struct exp_state *st)
+static void eval_secret_files(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
 {
+    (void)eh;
+    (void)now;
     char bad[PATH_MAX + 96] = "", p[PATH_MAX + 32];
     unsigned n = 0, nsealed = 0;
     for (size_t i = 0; i < c->n_hosts; i++) {
@@ -1042,8 +1061,10 @@ static void eval_secret_files(struct exp_ctx *c, struct exp_state *st)
 }
 
 /* decoded: tcpdump's verbose decode of the segment's capture so far (pcap/SEG.txt), then regexes */
-static void eval_decoded(struct exp_ctx *c, struct exp_state *st)
+static void eval_decoded(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
 {
+    (void)eh;
+    (void)now;
     const struct scn_expect *x = st->x;
     if (c->unprivileged) {
         st->skipped = true;
@@ -1119,8 +1140,10 @@ static int tpm_ctrl_answers(const char *sock, char *why, size_t cap)
     return 0;
 }
 
-static void eval_tpm(struct exp_host *eh, struct exp_state *st)
+static void eval_tpm(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
 {
+    (void)c;
+    (void)now;
     if (!eh->tpm_ok) {
         snprintf(st->got, sizeof(st->got), "swtpm did not answer TPM2_Startup at start");
         st->pass = false;
@@ -1167,8 +1190,10 @@ static void eval_tpm(struct exp_host *eh, struct exp_state *st)
  * secret must be mode 0600. */
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void eval_stored(struct exp_host *eh, struct exp_state *st)
+static void eval_stored(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
 {
+    (void)c;
+    (void)now;
     const struct scn_expect *x = st->x;
     static const struct {
         const char *dir, *ext, *prefix;
@@ -1258,8 +1283,9 @@ static bool row_matches(const struct scn_lp_row *w, json_t *r, char *gotrow, siz
     return true;
 }
 
-static void eval_node(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh)
+static void eval_node(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
 {
+    (void)now;
     const struct scn_expect *x = st->x;
     char err[512] = "";
     const char *what = "management-proxy";
@@ -1448,17 +1474,27 @@ static json_t *load_state(const char *path, char *why, size_t cap)
     return j;
 }
 
-/* inventory: each listed ROUTER/NODE has that state in the conductor's --state file */
-static void eval_inventory(struct exp_host *eh, struct exp_state *st)
+/* The host's --state file for an expectation on it; NULL (the expectation failed, got says why). */
+static json_t *load_state_for(const struct exp_host *eh, struct exp_state *st)
 {
-    const struct scn_expect *x = st->x;
     char why[400];
     json_t *j = load_state(eh->state_file, why, sizeof(why));
     if (!j) {
         snprintf(st->got, sizeof(st->got), "%s", why);
         st->pass = false;
-        return;
     }
+    return j;
+}
+
+/* inventory: each listed ROUTER/NODE has that state in the conductor's --state file */
+static void eval_inventory(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
+{
+    (void)c;
+    (void)now;
+    const struct scn_expect *x = st->x;
+    json_t *j = load_state_for(eh, st);
+    if (!j)
+        return;
     json_t *routers = json_object_get(j, "routers");
     bool pass = true;
     size_t o = 0;
@@ -1479,16 +1515,14 @@ static void eval_inventory(struct exp_host *eh, struct exp_state *st)
 }
 
 /* peered: exactly these identities are "peered" in the hub's --state file */
-static void eval_peered(struct exp_host *eh, struct exp_state *st)
+static void eval_peered(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
 {
+    (void)c;
+    (void)now;
     const struct scn_expect *x = st->x;
-    char why[400];
-    json_t *j = load_state(eh->state_file, why, sizeof(why));
-    if (!j) {
-        snprintf(st->got, sizeof(st->got), "%s", why);
-        st->pass = false;
+    json_t *j = load_state_for(eh, st);
+    if (!j)
         return;
-    }
     json_t *peers = json_object_get(j, "peers");
     const char *id;
     json_t *v;
@@ -1659,8 +1693,9 @@ static const char *last_field(const char *path, const char *event, const char *f
 }
 
 /* certificate: valid | none (see expect.h) */
-static void eval_certificate(struct exp_ctx *c, struct exp_host *eh, struct exp_state *st)
+static void eval_certificate(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
 {
+    (void)now;
     const struct scn_node *n = &eh->h->node;
     char path[PATH_MAX + 32], why[512];
     snprintf(path, sizeof(path), "%s/certs/router.pem", eh->state_dir);
@@ -1722,6 +1757,46 @@ static void eval_certificate(struct exp_ctx *c, struct exp_host *eh, struct exp_
     free(root);
 }
 
+/* logged / not-logged: each regex against logs/HOST.log; a counted item wants its number of matching
+ * lines within its range (count_range_text), a plain one a line (logged) or none (not-logged) */
+static void eval_logged(struct exp_ctx *c, struct exp_state *st, struct exp_host *eh, double now)
+{
+    (void)c;
+    (void)now;
+    const struct scn_expect *x = st->x;
+    bool neg = x->kind == EXP_NOT_LOGGED;
+    st->pass = true;
+    size_t o = 0;
+    for (size_t i = 0; i < x->n_list; i++) {
+        bool found = false;
+        char e[200] = "";
+        unsigned cnt = 0;
+        bool ranged = x->counts && x->counts[i] >= 0;
+        if (!regex_lines(eh->log, x->list[i], e, sizeof(e), &found, ranged ? &cnt : NULL)) {
+            snprintf(st->got, sizeof(st->got), "%s", e);
+            st->pass = false;
+            return;
+        }
+        if (ranged ? cnt >= (unsigned)x->counts[i] && (x->counts_max[i] < 0 || cnt <= (unsigned)x->counts_max[i])
+                   : found != neg)
+            continue;
+        st->pass = false;
+        if (o >= sizeof(st->got))
+            continue;
+        char r[48] = "";
+        if (ranged) {
+            count_range_text(r, sizeof(r), x, i);
+            o += (size_t)snprintf(st->got + o, sizeof(st->got) - o, "%s%u lines match /%s/ (want%s)", o ? "; " : "", cnt,
+                                  x->list[i], r);
+        } else {
+            o += (size_t)snprintf(st->got + o, sizeof(st->got) - o, "%s%s /%s/", o ? "; " : "",
+                                  neg ? "found" : "no line matches", x->list[i]);
+        }
+    }
+    if (st->pass && !st->got[0])
+        snprintf(st->got, sizeof(st->got), neg ? "no line matches" : "every pattern matched");
+}
+
 void exp_eval(struct exp_ctx *c, struct exp_state *st, double now_rel)
 {
     const struct scn_expect *x = st->x;
@@ -1729,88 +1804,18 @@ void exp_eval(struct exp_ctx *c, struct exp_state *st, double now_rel)
     bool was = st->pass;
     if (x->kind != EXP_INTERNET_DIRECT)
         st->got[0] = '\0';
-    switch (x->kind) {
-    case EXP_ACTIVE_PROXY:
-    case EXP_PROXY_SOURCE:
-    case EXP_LEARNED_FROM:
-    case EXP_LEARNED_PROXIES:
-    case EXP_PHONE_HOME:
-    case EXP_FAILURE_REASON:
-    case EXP_ONBOARDING:
-    case EXP_ONBOARDING_ERROR:
-    case EXP_CONDUCTOR:
-    case EXP_CONDUCTOR_ERROR:
-        eval_node(c, st, eh);
-        break;
-    case EXP_STORED:
-        eval_stored(eh, st);
-        break;
-    case EXP_CERTIFICATE:
-        eval_certificate(c, eh, st);
-        break;
-    case EXP_INVENTORY:
-        eval_inventory(eh, st);
-        break;
-    case EXP_PEERED:
-        eval_peered(eh, st);
-        break;
-    case EXP_INTERNET_DIRECT:
-        eval_direct(c, st, now_rel);
-        break;
-    case EXP_TPM:
-        eval_tpm(eh, st);
-        break;
-    case EXP_LOGGED:
-    case EXP_NOT_LOGGED: {
-        bool neg = x->kind == EXP_NOT_LOGGED;
-        st->pass = true;
-        size_t o = 0;
-        for (size_t i = 0; i < x->n_list; i++) {
-            bool found = false;
-            char e[200] = "";
-            unsigned cnt = 0;
-            int want = !neg && x->counts ? x->counts[i] : -1;
-            if (!regex_lines(eh->log, x->list[i], e, sizeof(e), &found, want >= 0 ? &cnt : NULL)) {
-                snprintf(st->got, sizeof(st->got), "%s", e);
-                st->pass = false;
-                break;
-            }
-            if (want >= 0) {
-                if (cnt != (unsigned)want) {
-                    st->pass = false;
-                    if (o < sizeof(st->got))
-                        o += (size_t)snprintf(st->got + o, sizeof(st->got) - o, "%s%u lines match /%s/ (want %d)",
-                                              o ? "; " : "", cnt, x->list[i], want);
-                }
-                continue;
-            }
-            if (found == neg) {
-                st->pass = false;
-                if (o < sizeof(st->got))
-                    o += (size_t)snprintf(st->got + o, sizeof(st->got) - o, "%s%s /%s/", o ? "; " : "",
-                                          neg ? "found" : "no line matches", x->list[i]);
-            }
-        }
-        if (st->pass && !st->got[0])
-            snprintf(st->got, sizeof(st->got), neg ? "no line matches" : "every pattern matched");
-        break;
-    }
-    case EXP_CARRIED:
-    case EXP_DENIED:
-        eval_proxy_log(c, st, eh);
-        break;
-    case EXP_NO_SECRETS:
-        eval_secrets(c, st);
-        break;
-    case EXP_SECRET_FILES:
-        eval_secret_files(c, st);
-        break;
-    case EXP_DECODED:
-        eval_decoded(c, st);
-        break;
-    default:
-        break;
-    }
+    static void (*const eval[EXP_KIND_COUNT])(struct exp_ctx *, struct exp_state *, struct exp_host *, double) = {
+        [EXP_ACTIVE_PROXY] = eval_node,      [EXP_PROXY_SOURCE] = eval_node,      [EXP_LEARNED_FROM] = eval_node,
+        [EXP_LEARNED_PROXIES] = eval_node,   [EXP_PHONE_HOME] = eval_node,        [EXP_FAILURE_REASON] = eval_node,
+        [EXP_ONBOARDING] = eval_node,        [EXP_ONBOARDING_ERROR] = eval_node,  [EXP_CONDUCTOR] = eval_node,
+        [EXP_CONDUCTOR_ERROR] = eval_node,   [EXP_STORED] = eval_stored,          [EXP_CERTIFICATE] = eval_certificate,
+        [EXP_INVENTORY] = eval_inventory,    [EXP_PEERED] = eval_peered,          [EXP_INTERNET_DIRECT] = eval_direct,
+        [EXP_TPM] = eval_tpm,                [EXP_LOGGED] = eval_logged,          [EXP_NOT_LOGGED] = eval_logged,
+        [EXP_CARRIED] = eval_proxy_log,      [EXP_DENIED] = eval_proxy_log,       [EXP_NO_SECRETS] = eval_secrets,
+        [EXP_SECRET_FILES] = eval_secret_files, [EXP_DECODED] = eval_decoded,
+    };
+    if ((unsigned)x->kind < EXP_KIND_COUNT && eval[x->kind])
+        eval[x->kind](c, st, eh, now_rel);
     if (st->pass && !was)
         st->at = now_rel;
 }

@@ -235,6 +235,18 @@ struct job {
     bool done;
 };
 
+/* --jobs N starts the longest scenarios first, so that the run's wall time is not a long scenario
+ * started last: by each scenario's `timeout:` (longest first; the same timeout keeps the name order).
+ * Deterministic; the results, the summary and the JUnit file stay in name order, and which scenarios
+ * a --shard holds does not change. */
+static int by_timeout(const void *a, const void *b)
+{
+    const struct job *x = *(const struct job *const *)a, *y = *(const struct job *const *)b;
+    if (x->s->timeout != y->s->timeout)
+        return x->s->timeout > y->s->timeout ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
 static int run_all(struct job *jobs, size_t n, unsigned njobs, const char *artifacts, const char *junit, bool keep,
                    bool verbose, const char *valgrind)
 {
@@ -253,9 +265,17 @@ static int run_all(struct job *jobs, size_t n, unsigned njobs, const char *artif
         }
     } else {
         size_t next = 0, running = 0, finished = 0;
+        struct job **order = calloc(n, sizeof(*order));
+        if (!order) {
+            perror("lab");
+            return 1;
+        }
+        for (size_t i = 0; i < n; i++)
+            order[i] = &jobs[i];
+        qsort(order, n, sizeof(*order), by_timeout);
         while (finished < n) {
             while (!cancel && running < njobs && next < n) {
-                struct job *j = &jobs[next++];
+                struct job *j = order[next++];
                 fflush(NULL);
                 j->pid = fork();
                 if (j->pid == 0) {
@@ -277,8 +297,8 @@ static int run_all(struct job *jobs, size_t n, unsigned njobs, const char *artif
             if (!running) {
                 /* interrupted before starting the rest */
                 for (size_t i = next; i < n; i++) {
-                    jobs[i].done = true;
-                    jobs[i].res = RUN_INTERRUPTED;
+                    order[i]->done = true;
+                    order[i]->res = RUN_INTERRUPTED;
                 }
                 break;
             }
@@ -297,6 +317,7 @@ static int run_all(struct job *jobs, size_t n, unsigned njobs, const char *artif
                     finished++;
                 }
         }
+        free(order);
     }
     /* the merged report and the verdict */
     struct rep_run *reps = calloc(n, sizeof(*reps));

@@ -1187,6 +1187,21 @@ static int prep_node(struct run *r, struct rhost *rh)
             av_add(a, "--conductor-fault");
             av_add(a, "%s", n->conductor_fault);
         }
+        if (n->request_timeout > 0) {
+            av_add(a, "--request-timeout");
+            av_add(a, "%.3f", n->request_timeout);
+        }
+        if (n->retry_min > 0) {
+            av_add(a, "--retry-backoff");
+            if (n->retry_max > 0)
+                av_add(a, "%.3f,%.3f", n->retry_min, n->retry_max);
+            else
+                av_add(a, "%.3f", n->retry_min);
+        }
+        if (n->task_poll > 0) {
+            av_add(a, "--task-poll");
+            av_add(a, "%.3f", n->task_poll);
+        }
     }
     for (size_t i = 0; i < n->n_args; i++)
         av_add(a, "%s", n->args[i]);
@@ -1806,6 +1821,32 @@ static json_t *conductor_routers(struct run *r, bool production)
     return routers;
 }
 
+/* The rest of a TLS mock's command line (mock-conductor, mock-hub): --config CONF --listen ADDR, its
+ * certificate and key from pki/, --client-ca pki/conductor-ca-chain.pem when it checks router
+ * certificates, --state HOST/state.json, --host HOST; it signals readiness on the fd. */
+static void tls_mock_args(struct run *r, struct rhost *rh, const char *conf, const char *listen, bool client_ca)
+{
+    struct av *a = &rh->argv;
+    const char *name = rh->h->name;
+    av_add(a, "--config");
+    av_add(a, "%s", conf);
+    av_add(a, "--listen");
+    av_add(a, "%s", listen);
+    av_add(a, "--cert");
+    av_add(a, "%s/%s.pem", r->pki, name);
+    av_add(a, "--key");
+    av_add(a, "%s/%s.key", r->pki, name);
+    if (client_ca) {
+        av_add(a, "--client-ca");
+        av_add(a, "%s/conductor-ca-chain.pem", r->pki);
+    }
+    av_add(a, "--state");
+    av_add(a, "%s/state.json", rh->dir);
+    av_add(a, "--host");
+    av_add(a, "%s", name);
+    rh->ready = PROC_READY_FD;
+}
+
 /* mock-conductor (mocks/conductor/README.md): HOST/conductor.json (0600: the secrets), its
  * inventory in HOST/state.json (--state; what inventory: reads), HTTPS on its first address.
  * Staging: signs with the conductor signing CA (ca-cert = signing CA + root, handed out as ca-pem),
@@ -1844,23 +1885,7 @@ static int prep_conductor(struct run *r, struct rhost *rh)
     av_add(a, "%s/mock-conductor", r->o->bin_dir);
     av_add(a, "--role");
     av_add(a, "%s", staging ? "staging" : "production");
-    av_add(a, "--config");
-    av_add(a, "%s", conf);
-    av_add(a, "--listen");
-    av_add(a, "%s", c->addr);
-    av_add(a, "--cert");
-    av_add(a, "%s/%s.pem", r->pki, h->name);
-    av_add(a, "--key");
-    av_add(a, "%s/%s.key", r->pki, h->name);
-    if (!staging) {
-        av_add(a, "--client-ca");
-        av_add(a, "%s/conductor-ca-chain.pem", r->pki);
-    }
-    av_add(a, "--state");
-    av_add(a, "%s/state.json", rh->dir);
-    av_add(a, "--host");
-    av_add(a, "%s", h->name);
-    rh->ready = PROC_READY_FD;
+    tls_mock_args(r, rh, conf, c->addr, !staging);
     return 0;
 }
 
@@ -1886,21 +1911,7 @@ static int prep_hub(struct run *r, struct rhost *rh)
     snprintf(r->eh[rh - r->hosts].state_file, sizeof(r->eh[0].state_file), "%s/state.json", rh->dir);
     struct av *a = &rh->argv;
     av_add(a, "%s/mock-hub", r->o->bin_dir);
-    av_add(a, "--config");
-    av_add(a, "%s", conf);
-    av_add(a, "--listen");
-    av_add(a, "%s", h->hub.addr);
-    av_add(a, "--cert");
-    av_add(a, "%s/%s.pem", r->pki, h->name);
-    av_add(a, "--key");
-    av_add(a, "%s/%s.key", r->pki, h->name);
-    av_add(a, "--client-ca");
-    av_add(a, "%s/conductor-ca-chain.pem", r->pki);
-    av_add(a, "--state");
-    av_add(a, "%s/state.json", rh->dir);
-    av_add(a, "--host");
-    av_add(a, "%s", h->name);
-    rh->ready = PROC_READY_FD;
+    tls_mock_args(r, rh, conf, h->hub.addr, true);
     return 0;
 }
 

@@ -238,47 +238,47 @@ static int get_str(struct P *p, const yaml_node_t *m, const char *path, const ch
     return 0;
 }
 
-static int get_uint(struct P *p, const yaml_node_t *m, const char *path, const char *key, unsigned lo, unsigned hi,
-                    unsigned *out)
+/* A number: a whole one (strtoul) or seconds (strtod; "2s" reads as seconds too) within [lo, hi] into
+ * *out. 1 when given, 0 when absent, -1 (reported, with the field's path) when not such a number. */
+static int get_number(struct P *p, const yaml_node_t *m, const char *path, const char *key, bool whole, double lo,
+                      double hi, double *out)
 {
     const char *s;
     if (get_str(p, m, path, key, false, &s) < 0)
         return -1;
     if (!s)
         return 0;
-    char sub[256];
-    join_path(sub, sizeof(sub), path, key);
     char *end;
     errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (!*s || *end || errno || s[0] == '-' || v < lo || v > hi)
-        return perr(p, lineof(map_get(p, m, key, NULL)), sub, "expected a whole number from %u to %u, got \"%s\"", lo, hi,
-                    s);
-    *out = (unsigned)v;
-    return 0;
+    double v = whole ? (double)strtoul(s, &end, 10) : strtod(s, &end);
+    if (!whole && end != s && *end == 's' && end[1] == '\0')
+        end++;
+    if (!*s || *end || errno || (whole && s[0] == '-') || !(v >= lo && v <= hi)) {
+        char sub[256];
+        join_path(sub, sizeof(sub), path, key);
+        return whole ? perr(p, lineof(map_get(p, m, key, NULL)), sub, "expected a whole number from %.0f to %.0f, got \"%s\"",
+                            lo, hi, s)
+                     : perr(p, lineof(map_get(p, m, key, NULL)), sub,
+                            "expected a number of seconds from %g to %g, got \"%s\"", lo, hi, s);
+    }
+    *out = v;
+    return 1;
+}
+
+static int get_uint(struct P *p, const yaml_node_t *m, const char *path, const char *key, unsigned lo, unsigned hi,
+                    unsigned *out)
+{
+    double v;
+    int rc = get_number(p, m, path, key, true, lo, hi, &v);
+    if (rc > 0)
+        *out = (unsigned)v;
+    return rc < 0 ? -1 : 0;
 }
 
 static int get_double(struct P *p, const yaml_node_t *m, const char *path, const char *key, double lo, double hi,
                       double *out)
 {
-    const char *s;
-    if (get_str(p, m, path, key, false, &s) < 0)
-        return -1;
-    if (!s)
-        return 0;
-    char sub[256];
-    join_path(sub, sizeof(sub), path, key);
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    /* "2s" reads as seconds too */
-    if (end != s && *end == 's' && end[1] == '\0')
-        end++;
-    if (!*s || *end || errno || !(v >= lo && v <= hi))
-        return perr(p, lineof(map_get(p, m, key, NULL)), sub, "expected a number of seconds from %g to %g, got \"%s\"", lo,
-                    hi, s);
-    *out = v;
-    return 0;
+    return get_number(p, m, path, key, false, lo, hi, out) < 0 ? -1 : 0;
 }
 
 static int parse_bool(const char *s)
@@ -795,7 +795,7 @@ static int parse_node(struct P *p, struct scn_host *h, const yaml_node_t *m, con
     /* sZTP: defaults are filled by check_scenario (they depend on the ep-terminator) */
     static const char *const sztp_keys[] = {"device-id", "claimed", "environment", "org", "site",
                                             "ocra-key", "sztp-fault", "conductor", "conductor-psk",
-                                            "conductor-fault", NULL};
+                                            "conductor-fault", "request-timeout", "retry-backoff", "task-poll", NULL};
     for (const char *const *k = sztp_keys; *k; k++) {
         yaml_node_t *kn = NULL;
         if (map_get(p, m, *k, &kn) && (!n->sztp_line || lineof(kn) < n->sztp_line))
@@ -814,8 +814,23 @@ static int parse_node(struct P *p, struct scn_host *h, const yaml_node_t *m, con
         get_enum(p, m, path, "sztp-fault", faults, 1, false, &fault) < 0 ||
         get_addr_port(p, m, path, "conductor", &n->conductor) < 0 ||
         get_enum(p, m, path, "conductor-psk", keyv, 2, false, &pskw) < 0 ||
-        get_enum(p, m, path, "conductor-fault", cfaults, 1, false, &cfault) < 0)
+        get_enum(p, m, path, "conductor-fault", cfaults, 1, false, &cfault) < 0 ||
+        get_double(p, m, path, "request-timeout", 0.1, 3600, &n->request_timeout) < 0 ||
+        get_double(p, m, path, "task-poll", 0.01, 3600, &n->task_poll) < 0)
         return -1;
+    yaml_node_t *rb = map_get(p, m, "retry-backoff", NULL);
+    if (rb) { /* {min: S, max: S}: ssr-node --retry-backoff MIN[,MAX] */
+        static const char *const rkeys[] = {"min", "max", NULL};
+        char rsub[256];
+        join_path(rsub, sizeof(rsub), path, "retry-backoff");
+        if (check_map(p, rb, rsub, rkeys) < 0 || get_double(p, rb, rsub, "min", 0.01, 3600, &n->retry_min) < 0 ||
+            get_double(p, rb, rsub, "max", 0.01, 3600, &n->retry_max) < 0)
+            return -1;
+        if (n->retry_min <= 0)
+            return perr(p, lineof(rb), rsub, "missing required key \"min\" (seconds: the first wait after a failure)");
+        if (n->retry_max > 0 && n->retry_max < n->retry_min)
+            return perr(p, lineof(rb), rsub, "max (%g) is below min (%g)", n->retry_max, n->retry_min);
+    }
     n->psk_wrong = pskw == 1;
     n->conductor_fault = cfault >= 0 ? cfaults[cfault] : NULL;
     n->cfault_line = lineof(map_get(p, m, "conductor-fault", NULL));
@@ -924,7 +939,7 @@ static int parse_hosts(struct P *p, const yaml_node_t *m)
     static const char *const per_kind[SCN_KIND_COUNT][24] = {
         [SCN_SSR_NODE] = {"router", "node", "config", "onboarding", "ha", "proxy-auth", "args", "device-id", "claimed",
                           "environment", "org", "site", "ocra-key", "sztp-fault", "conductor", "conductor-psk",
-                          "conductor-fault", NULL},
+                          "conductor-fault", "request-timeout", "retry-backoff", "task-poll", NULL},
         [SCN_DHCP_SERVER] = {"pools", NULL},
         [SCN_PROXY] = {"port", "allow", "deny", "users", "faults", "ssl-ports", NULL},
         [SCN_EP_TERMINATOR] = {"port", "names", "environment", "ca", "retry-after", NULL},
@@ -1063,34 +1078,51 @@ static int parse_lp_rows(struct P *p, struct scn_expect *x, const yaml_node_t *v
     return 0;
 }
 
-/* logged: a regex, or a list of regexes and {regex: R, count: N} (exactly N lines match) */
-static int parse_logged(struct P *p, struct scn_expect *x, const yaml_node_t *v, const char *path)
+/* logged / not-logged: a regex, or a list of regexes and line counts: in logged, {regex: R, count: N}
+ * (exactly N lines match) or {regex: R, min: N, max: M} (N..M lines; either bound may be left out);
+ * in not-logged, {regex: R, max: M} (no more than M lines) */
+static int parse_logged(struct P *p, struct scn_expect *x, const yaml_node_t *v, const char *path, bool neg)
 {
-    static const char *const keys[] = {"regex", "count", NULL};
+    static const char *const keys[] = {"regex", "count", "min", "max", NULL};
+    static const char *const neg_keys[] = {"regex", "max", NULL};
+    const char *shape = neg ? "expected a regex or {regex: REGEX, max: N}"
+                            : "expected a regex, {regex: REGEX, count: N} or {regex: REGEX, min: N, max: M}";
     if (!v || is_null(v))
         return 0;
     size_t n = v->type == YAML_SEQUENCE_NODE ? seq_len(v) : 1;
     x->list = amalloc(p->a, (n + 1) * sizeof(char *));
     x->counts = amalloc(p->a, (n + 1) * sizeof(int));
+    x->counts_max = amalloc(p->a, (n + 1) * sizeof(int));
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *e = v->type == YAML_SEQUENCE_NODE ? node(p, v->data.sequence.items.start[i]) : v;
         char ip[320];
         snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
-        x->counts[i] = -1;
+        x->counts[i] = x->counts_max[i] = -1;
         if (e && e->type == YAML_SCALAR_NODE && !is_null(e)) {
             x->list[x->n_list++] = astrndup(p->a, sval(e), e->data.scalar.length);
             continue;
         }
         if (!e || e->type != YAML_MAPPING_NODE)
-            return perr(p, lineof(e), ip, "expected a regex or {regex: REGEX, count: N}");
-        unsigned cnt = 0;
+            return perr(p, lineof(e), ip, "%s", shape);
+        unsigned cnt = 0, lo = 0, hi = 0;
         const char *re = NULL;
-        if (check_map(p, e, ip, keys) < 0 || get_str(p, e, ip, "regex", true, &re) < 0 ||
-            get_uint(p, e, ip, "count", 0, 100000, &cnt) < 0)
+        if (check_map(p, e, ip, neg ? neg_keys : keys) < 0 || get_str(p, e, ip, "regex", true, &re) < 0 ||
+            get_uint(p, e, ip, "count", 0, 100000, &cnt) < 0 || get_uint(p, e, ip, "min", 0, 100000, &lo) < 0 ||
+            get_uint(p, e, ip, "max", 0, 100000, &hi) < 0)
             return -1;
-        if (!map_get(p, e, "count", NULL))
-            return perr(p, lineof(e), ip, "missing required key \"count\" (or write the regex alone: at least one line)");
-        x->counts[x->n_list] = (int)cnt;
+        bool has_count = map_get(p, e, "count", NULL), has_min = map_get(p, e, "min", NULL),
+             has_max = map_get(p, e, "max", NULL);
+        if (neg && !has_max)
+            return perr(p, lineof(e), ip, "missing required key \"max\" (or write the regex alone: no line at all)");
+        if (has_count && (has_min || has_max))
+            return perr(p, lineof(e), ip, "count is exact: write count: N, or min:/max:, not both");
+        if (!has_count && !has_min && !has_max)
+            return perr(p, lineof(e), ip,
+                        "missing required key \"count\" or \"min\"/\"max\" (or write the regex alone: at least one line)");
+        if (has_min && has_max && hi < lo)
+            return perr(p, lineof(e), ip, "max (%u) is below min (%u)", hi, lo);
+        x->counts[x->n_list] = has_count ? (int)cnt : has_min ? (int)lo : 0;
+        x->counts_max[x->n_list] = has_count ? (int)cnt : has_max ? (int)hi : -1;
         x->list[x->n_list++] = re;
     }
     return 0;
@@ -1134,10 +1166,10 @@ static int parse_expect(struct P *p, struct scn_step *st, const yaml_node_t *m, 
                     return -1;
                 break;
             case EXP_LOGGED:
-                if (parse_logged(p, x, ev, ep) < 0)
+            case EXP_NOT_LOGGED:
+                if (parse_logged(p, x, ev, ep, x->kind == EXP_NOT_LOGGED) < 0)
                     return -1;
                 break;
-            case EXP_NOT_LOGGED:
             case EXP_CARRIED:
             case EXP_DENIED:
             case EXP_DECODED:
@@ -1326,55 +1358,41 @@ static int parse_step_body(struct P *p, struct scn_step *st, const yaml_node_t *
     return 0;
 }
 
-static int parse_steps(struct P *p, const yaml_node_t *v)
+/* steps: [{name, at|when, after, actions..., expect}] in order, and triggers: [{name, when, after,
+ * actions...}] fired once each, whenever the condition holds: one list parser for both */
+static int parse_step_list(struct P *p, const yaml_node_t *v, bool trigger)
 {
-    static const char *const keys[] = {"name",    "at",          "when",  "after", "stop",  "start", "kill",   "set-proxy",
-                                       "link-down", "link-up", "proxy-fault", "write", "claim", "expect", NULL};
+    static const char *const step_keys[] = {"name",      "at",      "when",        "after", "stop",  "start",  "kill",
+                                            "set-proxy", "link-down", "link-up", "proxy-fault", "write", "claim", "expect",
+                                            NULL};
+    static const char *const trigger_keys[] = {"name",    "when",        "after", "stop",  "start", "kill", "set-proxy",
+                                               "link-down", "link-up", "proxy-fault", "write", "claim", NULL};
+    const char *what = trigger ? "triggers" : "steps";
     if (!v || is_null(v))
         return 0;
     if (v->type != YAML_SEQUENCE_NODE)
-        return perr(p, lineof(v), "steps", "expected a list of steps (- name: ...)");
-    p->s->steps = amalloc(p->a, (seq_len(v) + 2) * sizeof(struct scn_step));
+        return perr(p, lineof(v), what,
+                    trigger ? "expected a list (- when: {HOST: STATE}, kill: HOST, start: HOST)"
+                            : "expected a list of steps (- name: ...)");
+    struct scn_step *list = amalloc(p->a, (seq_len(v) + 1) * sizeof(struct scn_step));
+    size_t *n = trigger ? &p->s->n_triggers : &p->s->n_steps;
+    if (trigger)
+        p->s->triggers = list;
+    else
+        p->s->steps = list;
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
         yaml_node_t *e = node(p, *it);
-        struct scn_step *st = &p->s->steps[p->s->n_steps];
+        struct scn_step *st = &list[*n];
         char sp[64];
-        snprintf(sp, sizeof(sp), "steps[%zu]", p->s->n_steps++);
-        if (check_map(p, e, sp, keys) < 0)
+        snprintf(sp, sizeof(sp), "%s[%zu]", what, (*n)++);
+        if (check_map(p, e, sp, trigger ? trigger_keys : step_keys) < 0)
             return -1;
         st->line = lineof(e);
         st->at = -1;
-        if (parse_step_body(p, st, e, sp, false) < 0)
+        if (parse_step_body(p, st, e, sp, trigger) < 0)
             return -1;
         if (!st->name)
-            st->name = aprintf(p->a, "step %zu", p->s->n_steps);
-    }
-    return 0;
-}
-
-/* triggers: [{name, when, actions...}]: fired once each, whenever the condition holds */
-static int parse_triggers(struct P *p, const yaml_node_t *v)
-{
-    static const char *const keys[] = {"name", "when", "after", "stop", "start", "kill", "set-proxy", "link-down",
-                                       "link-up", "proxy-fault", "write", "claim", NULL};
-    if (!v || is_null(v))
-        return 0;
-    if (v->type != YAML_SEQUENCE_NODE)
-        return perr(p, lineof(v), "triggers", "expected a list (- when: {HOST: STATE}, kill: HOST, start: HOST)");
-    p->s->triggers = amalloc(p->a, (seq_len(v) + 1) * sizeof(struct scn_step));
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-        yaml_node_t *e = node(p, *it);
-        struct scn_step *st = &p->s->triggers[p->s->n_triggers];
-        char sp[64];
-        snprintf(sp, sizeof(sp), "triggers[%zu]", p->s->n_triggers++);
-        if (check_map(p, e, sp, keys) < 0)
-            return -1;
-        st->line = lineof(e);
-        st->at = -1;
-        if (parse_step_body(p, st, e, sp, true) < 0)
-            return -1;
-        if (!st->name)
-            st->name = aprintf(p->a, "trigger %zu", p->s->n_triggers);
+            st->name = aprintf(p->a, "%s %zu", trigger ? "trigger" : "step", *n);
     }
     return 0;
 }
@@ -2197,8 +2215,8 @@ struct scenario *scenario_parse(const char *file, const char *buf, size_t len, c
         else if (!hosts)
             rc = perr(&p, lineof(root), NULL, "missing required key \"hosts\"");
         else if (parse_segments(&p, segs) < 0 || parse_hosts(&p, hosts) < 0 ||
-                 parse_steps(&p, map_get(&p, root, "steps", NULL)) < 0 ||
-                 parse_triggers(&p, map_get(&p, root, "triggers", NULL)) < 0)
+                 parse_step_list(&p, map_get(&p, root, "steps", NULL), false) < 0 ||
+                 parse_step_list(&p, map_get(&p, root, "triggers", NULL), true) < 0)
             rc = -1;
         if (rc == 0) {
             /* the final expectations are the last step */

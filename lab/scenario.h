@@ -225,6 +225,10 @@ struct scn_node {
     const char *conductor;        /* its onboarding data's conductor, NULL = its mist host's */
     bool psk_wrong;               /* conductor-psk: wrong: Mist hands out another secret than the conductor's */
     const char *conductor_fault;  /* ssr-node --conductor-fault NAME (csr-other-router), or NULL */
+    /* router timers (seconds, ms resolution; 0 = ssr-node's default, the product's) */
+    double request_timeout;       /* request-timeout: ssr-node --request-timeout */
+    double retry_min, retry_max;  /* retry-backoff: {min, max}: ssr-node --retry-backoff MIN[,MAX] */
+    double task_poll;             /* task-poll: ssr-node --task-poll */
     int cfault_line;
     int psk_line;                 /* its line */
     int sztp_line;                /* line of the first sZTP key written (0: none) */
@@ -297,7 +301,9 @@ struct scn_expect {
     const char *value;            /* scalar expectations */
     const char **list;            /* logged / not-logged / carried / denied / decoded / stored */
     size_t n_list;
-    int *counts;                  /* logged: per regex, the exact number of matching lines; -1 = at least one */
+    int *counts;                  /* logged / not-logged: per regex, the fewest matching lines wanted; -1 = a
+                                   * plain regex (logged: at least one line, not-logged: none) */
+    int *counts_max;              /* ... and the most (-1: no upper bound); {count: N} is N..N */
     struct scn_lp_row *rows;      /* learned-proxies */
     size_t n_rows;
     struct scn_kv *kv;            /* inventory: key "ROUTER/NODE", value the state */

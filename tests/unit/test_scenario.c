@@ -513,6 +513,129 @@ static void test_sztp_errors(void)
                FILE_NAME ":52: expect.proxy.onboarding: not an expectation for a proxy host");
 }
 
+/* logged / not-logged line counts: {regex, count: N}, {regex, min: N, max: M}, not-logged {regex, max: M};
+ * parsed (bounds, errors with file:line) and evaluated against a log. Also the router timer keys. */
+static void counts_eval(struct exp_ctx *c, const struct scn_expect *x, const char *log, const char *text, bool want_pass,
+                        const char *want_got)
+{
+    FILE *f = fopen(log, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+    struct exp_state st;
+    exp_describe(x, &st);
+    exp_eval(c, &st, 0);
+    if (st.pass != want_pass || !strstr(st.got, want_got))
+        fprintf(stderr, "\n  %s: pass=%d got \"%s\", want pass=%d and \"%s\"\n", st.name, st.pass, st.got, want_pass,
+                want_got);
+    CU_ASSERT_EQUAL(st.pass, want_pass);
+    CU_ASSERT_PTR_NOT_NULL(strstr(st.got, want_got));
+}
+
+static void test_logged_counts(void)
+{
+    static const char from[] = "    logged: ['x', {regex: 'event=device\\.verify .*result=ok', count: 1}]\n";
+    static const char to[] =
+        "    logged: ['x', {regex: 'csr ', min: 14, max: 15}, {regex: 'csr r=k ', min: 1, max: 2},\n" /* 52 */
+        "             {regex: 'csr r=a ', count: 1}, {regex: 'csr ', min: 2}, {regex: 'csr r=z ', max: 1}]\n"
+        "    not-logged: ['refused', {regex: 'retry', max: 2}]\n";             /* 54 */
+    const char *at = strstr(sztp, from);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    char text[8192], err[512] = "";
+    snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - sztp), sztp, to, at + strlen(from));
+    /* the router timers too */
+    char *r1a = strstr(text, "    conductor: 198.18.5.12:930\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r1a);
+    char timed[8192];
+    snprintf(timed, sizeof(timed), "%.*s    conductor: 198.18.5.12:930\n    request-timeout: 2\n"
+             "    retry-backoff: {min: 0.1, max: 0.5}\n    task-poll: 0.2\n%s",
+             (int)(r1a - text), text, r1a + strlen("    conductor: 198.18.5.12:930\n"));
+    struct scenario *s = parse(timed, err, sizeof(err));
+    if (!s)
+        fprintf(stderr, "\n  unexpected error: %s\n", err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    const struct scn_node *n = &scenario_host(s, "r1a")->node;
+    CU_ASSERT_DOUBLE_EQUAL(n->request_timeout, 2, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(n->retry_min, 0.1, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(n->retry_max, 0.5, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(n->task_poll, 0.2, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(scenario_host(s, "r1b")->node.request_timeout, 0, 1e-9); /* ssr-node's default */
+
+    const struct scn_step *fin = &s->steps[s->n_steps - 1];
+    const struct scn_expect *lg = NULL, *nl = NULL;
+    for (size_t i = 0; i < fin->n_expects; i++) {
+        if (fin->expects[i].kind == EXP_LOGGED && !strcmp(fin->expects[i].host, "mist"))
+            lg = &fin->expects[i];
+        if (fin->expects[i].kind == EXP_NOT_LOGGED && !strcmp(fin->expects[i].host, "mist"))
+            nl = &fin->expects[i];
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nl);
+    ZTP_ASSERT_EQ_INT(lg->n_list, 6);
+    static const int lo[] = {-1, 14, 1, 1, 2, 0}, hi[] = {-1, 15, 2, 1, -1, 1};
+    for (size_t i = 0; i < 6; i++) {
+        ZTP_ASSERT_EQ_INT(lg->counts[i], lo[i]);
+        ZTP_ASSERT_EQ_INT(lg->counts_max[i], hi[i]);
+    }
+    ZTP_ASSERT_EQ_INT(nl->n_list, 2);
+    ZTP_ASSERT_EQ_INT(nl->counts[0], -1);
+    ZTP_ASSERT_EQ_INT(nl->counts[1], 0);
+    ZTP_ASSERT_EQ_INT(nl->counts_max[1], 2);
+
+    char dir[] = "/tmp/lab-test-counts-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    struct exp_host eh = {.h = scenario_host(s, "mist")};
+    snprintf(eh.log, sizeof(eh.log), "%s/mist.log", dir);
+    struct exp_ctx c = {.s = s, .hosts = &eh, .n_hosts = 1, .artifacts = dir};
+    /* 14 CSRs, one from each router but k: x, 14 in 14..15, k once, a once, 14 >= 2, z not at all */
+    char log[4096] = "x\n";
+    for (int i = 0; i < 13; i++)
+        snprintf(log + strlen(log), sizeof(log) - strlen(log), "csr r=%c \n", i ? 'A' + i : 'a');
+    snprintf(log + strlen(log), sizeof(log) - strlen(log), "csr r=k \n");
+    counts_eval(&c, lg, eh.log, log, true, "every pattern matched");
+    /* k's CSR twice: 15 in all, still within both ranges */
+    strcat(log, "csr r=k \n");
+    counts_eval(&c, lg, eh.log, log, true, "every pattern matched");
+    /* three times: 16 > 15 and 3 > 2 */
+    strcat(log, "csr r=k \n");
+    counts_eval(&c, lg, eh.log, log, false, "16 lines match /csr / (want (14..15 lines)); 3 lines match /csr r=k / (want (1..2 lines))");
+    /* z twice: more than max: 1 ("at most") */
+    counts_eval(&c, lg, eh.log, "x\ncsr r=k \ncsr r=a \ncsr r=z \ncsr r=z \n", false,
+                "4 lines match /csr / (want (14..15 lines)); 2 lines match /csr r=z / (want (at most 1))");
+    /* the want text names every range */
+    struct exp_state st;
+    exp_describe(lg, &st);
+    if (!strstr(st.want, "csr  (14..15 lines) | csr r=k  (1..2 lines) | csr r=a  (exactly 1) | csr  (at least 2) | csr r=z  (at most 1)"))
+        fprintf(stderr, "\n  want \"%s\"\n", st.want);
+    CU_ASSERT_PTR_NOT_NULL(strstr(st.want, "csr r=a  (exactly 1) | csr  (at least 2) | csr r=z  (at most 1)"));
+    /* not-logged: a plain regex is none at all; {max: 2} up to two lines */
+    counts_eval(&c, nl, eh.log, "retry\nretry\n", true, "no line matches");
+    counts_eval(&c, nl, eh.log, "retry\nretry\nretry\n", false, "3 lines match /retry/ (want (at most 2))");
+    counts_eval(&c, nl, eh.log, "refused\n", false, "found /refused/");
+    char rm[128];
+    snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(rm), 0);
+    scenario_free(s);
+
+    /* errors name the line and the item */
+    sztp_error(", count: 1}]", ", count: 1, min: 1}]", FILE_NAME ":52: expect.mist.logged[1]: count is exact");
+    sztp_error(", count: 1}]", ", min: 3, max: 2}]", FILE_NAME ":52: expect.mist.logged[1]: max (2) is below min (3)");
+    sztp_error(", count: 1}]", ", min: -1}]", FILE_NAME ":52: expect.mist.logged[1].min: expected a whole number");
+    sztp_error("    logged: ['x',", "    not-logged: ['x',", FILE_NAME ":52: expect.mist.not-logged[1].count: unknown key");
+    sztp_error("    logged: ['x', {regex: 'event=device\\.verify .*result=ok', count: 1}]",
+               "    not-logged: [{regex: 'x', min: 1}]", FILE_NAME ":52: expect.mist.not-logged[0].min: unknown key");
+    sztp_error("    logged: ['x', {regex: 'event=device\\.verify .*result=ok', count: 1}]",
+               "    not-logged: [{regex: 'x'}]", FILE_NAME ":52: expect.mist.not-logged[0]: missing required key \"max\"");
+    sztp_error("    logged: ['x', {regex: 'event=device\\.verify .*result=ok', count: 1}]",
+               "    not-logged: [{regex: '(', max: 1}]", FILE_NAME ":52: expect.mist.not-logged: /(/ is not a valid extended regex");
+    sztp_error("    conductor: 198.18.5.12:930\n", "    conductor: 198.18.5.12:930\n    retry-backoff: {min: 2, max: 1}\n",
+               FILE_NAME ":37: hosts.r1a.retry-backoff: max (1) is below min (2)");
+    sztp_error("    conductor: 198.18.5.12:930\n", "    conductor: 198.18.5.12:930\n    retry-backoff: {max: 1}\n",
+               FILE_NAME ":37: hosts.r1a.retry-backoff: missing required key \"min\"");
+    sztp_error("    conductor: 198.18.5.12:930\n", "    conductor: 198.18.5.12:930\n    request-timeout: 0\n",
+               FILE_NAME ":37: hosts.r1a.request-timeout: expected a number of seconds from 0.1 to 3600");
+}
+
 /* Without an ep-terminator the nodes do not run sZTP: their sZTP keys and expectations are errors. */
 static void test_no_sztp(void)
 {
@@ -1105,6 +1228,7 @@ static const struct ztp_test tests[] = {
     {"semantic errors name the line", test_semantic_errors},
     {"sZTP keys, the claim action, onboarding expectations", test_sztp_keys},
     {"sZTP errors name the line", test_sztp_errors},
+    {"logged/not-logged line counts (count, min/max); router timer keys", test_logged_counts},
     {"no ep-terminator: no sZTP", test_no_sztp},
     {"conductors and hub: keys, defaults, expectations", test_conductor_keys},
     {"conductor and hub errors name the line", test_conductor_errors},
