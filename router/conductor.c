@@ -963,14 +963,23 @@ static int verify_first(X509_STORE *st, const char *pem, size_t len, const char 
     int rc = -1;
     if (!chain)
         fatalx("conductor.oom", "what=x509");
-    BIO *b = BIO_new_mem_buf(pem, (int)len);
-    while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        if (!leaf)
-            leaf = x;
-        else if (!sk_X509_push(chain, x))
-            X509_free(x);
+    STACK_OF(X509) *all = NULL;
+    if (pki_certs_parse(pem, len, &all) > 0) { /* parsed once per process (ztp/pki.h) */
+        leaf = sk_X509_shift(all);
+        while ((x = sk_X509_shift(all)) != NULL)
+            if (!sk_X509_push(chain, x))
+                X509_free(x);
+        sk_X509_free(all);
+    } else {
+        BIO *b = BIO_new_mem_buf(pem, (int)len);
+        while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+            if (!leaf)
+                leaf = x;
+            else if (!sk_X509_push(chain, x))
+                X509_free(x);
+        }
+        BIO_free(b);
     }
-    BIO_free(b);
     if (!leaf) {
         snprintf(err, errcap, "%s: no certificate in the text", what);
         goto out;
@@ -1005,13 +1014,20 @@ static int cert_chain_trusted(const struct conductor *c, const char *cert, size_
     int n_anchor = 0, n_ca = 0, rc = -1;
     if (!st || !cas)
         fatalx("conductor.oom", "what=x509");
-    BIO *b = BIO_new_mem_buf(ca_pem, (int)ca_len);
-    X509 *x;
-    while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        n_ca += X509_STORE_add_cert(cas, x) == 1;
-        X509_free(x);
+    STACK_OF(X509) *ca_certs = NULL;
+    if (pki_certs_parse(ca_pem, ca_len, &ca_certs) >= 0) { /* parsed once per process (ztp/pki.h) */
+        for (int i = 0; i < sk_X509_num(ca_certs); i++)
+            n_ca += X509_STORE_add_cert(cas, sk_X509_value(ca_certs, i)) == 1;
+        sk_X509_pop_free(ca_certs, X509_free);
+    } else { /* other PEM blocks too: read it as OpenSSL does, skipping them */
+        BIO *b = BIO_new_mem_buf(ca_pem, (int)ca_len);
+        X509 *x;
+        while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+            n_ca += X509_STORE_add_cert(cas, x) == 1;
+            X509_free(x);
+        }
+        BIO_free(b);
     }
-    BIO_free(b);
     ERR_clear_error();
     if (!n_ca) {
         snprintf(err, errcap, "the conductor CA text holds no certificate");
@@ -1023,7 +1039,7 @@ static int cert_chain_trusted(const struct conductor *c, const char *cert, size_
     for (size_t i = 0; i < sizeof anchors / sizeof anchors[0]; i++) {
         char path[PATH_MAX + 64];
         path_in(c, anchors[i], path, sizeof path);
-        if (access(path, R_OK) == 0 && X509_STORE_load_file(st, path) == 1)
+        if (access(path, R_OK) == 0 && pki_store_load_file(st, path) == 1)
             n_anchor++;
     }
     ERR_clear_error();
