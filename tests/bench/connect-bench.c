@@ -57,19 +57,13 @@
 #include <unistd.h>
 
 #include "ztp/daemon.h"
+#include "bench-common.h"
 
 #define MAX_ADDRS 64
 #define MAX_PAYLOAD 4096
 #define MEMFD_SIZE (4u << 20)
 
 /* ---- small helpers ---- */
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void sleep_ms(int ms)
 {
@@ -148,24 +142,6 @@ static int parse_list(const char *s, struct addr *out, int cap, bool need_port)
     return n;
 }
 
-static void raise_nofile(rlim_t want)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return;
-    if (rl.rlim_cur >= want)
-        return;
-    struct rlimit nr = {.rlim_cur = want, .rlim_max = rl.rlim_max > want ? rl.rlim_max : want};
-    if (setrlimit(RLIMIT_NOFILE, &nr) < 0) {
-        nr.rlim_cur = nr.rlim_max = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &nr);
-    }
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < want)
-        fprintf(stderr, "connect-bench: RLIMIT_NOFILE is %llu, wanted %llu\n", (unsigned long long)rl.rlim_cur,
-                (unsigned long long)want);
-}
-
 /* A non-blocking connect from `src` (NULL = any; the port is picked at connect time). */
 static int open_conn(const struct addr *to, const struct addr *src)
 {
@@ -213,25 +189,13 @@ static struct pstat proc_read(pid_t pid, bool want_fds)
 {
     struct pstat s = {0};
     char path[64], buf[4096];
-    if (pid <= 0)
+    s.cpu_s = bench_proc_cpu_s(pid);
+    if (s.cpu_s < 0) {
+        s.cpu_s = 0;
         return s;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return s;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* fields after the ")" of comm: state(3) ... utime(14) stime(15) */
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return s;
-    unsigned long long ut = 0, st = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return s;
-    s.cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
+    FILE *f = fopen(path, "r");
     if (!f)
         return s;
     while (fgets(buf, sizeof buf, f)) {
@@ -254,56 +218,6 @@ static struct pstat proc_read(pid_t pid, bool want_fds)
     }
     s.ok = true;
     return s;
-}
-
-/* Busy time of every CPU (everything but idle and iowait: user, system, irq, softirq, steal), in
- * clock ticks. Softirq time (the loopback's TCP receive work) is not charged to any process, so this
- * is what says whether a CPU was saturated. Returns the number of CPUs read. */
-#define MAX_CPUS 64
-static int cpus_busy(unsigned long long busy[MAX_CPUS], unsigned long long total[MAX_CPUS])
-{
-    FILE *f = fopen("/proc/stat", "r");
-    char line[512];
-    int n = 0;
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f) && n < MAX_CPUS) {
-        unsigned long long v[10] = {0};
-        int id;
-        if (strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9')
-            continue;
-        if (sscanf(line + 3, "%d %llu %llu %llu %llu %llu %llu %llu %llu", &id, &v[0], &v[1], &v[2], &v[3], &v[4],
-                   &v[5], &v[6], &v[7]) < 9)
-            continue;
-        total[n] = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-        busy[n] = total[n] - v[3] - v[4];
-        n++;
-    }
-    fclose(f);
-    return n;
-}
-
-/* "cpu_busy_pct=A,B,..." over an interval. */
-static void cpus_busy_fmt(char *out, size_t cap, int n, const unsigned long long b0[], const unsigned long long t0[],
-                          const unsigned long long b1[], const unsigned long long t1[])
-{
-    size_t o = 0;
-    out[0] = '\0';
-    for (int i = 0; i < n && o + 8 < cap; i++) {
-        unsigned long long dt = t1[i] - t0[i];
-        o += (size_t)snprintf(out + o, cap - o, "%s%.0f", i ? "," : "",
-                              dt ? 100.0 * (double)(b1[i] - b0[i]) / (double)dt : 0.0);
-    }
-    if (!n)
-        snprintf(out, cap, "-");
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- server ---- */
@@ -432,7 +346,7 @@ static bool s_pump(struct sconn *c)
 
 static int cmd_server(struct addr *ls, int n_ls)
 {
-    raise_nofile(65536);
+    bench_raise_nofile("connect-bench", 65536);
     g_memfd = memfd_create("connect-bench", MFD_CLOEXEC);
     if (g_memfd < 0 || ftruncate(g_memfd, MEMFD_SIZE) < 0) {
         perror("connect-bench: memfd");
@@ -571,7 +485,7 @@ static void c_start(struct client *cl, struct rconn *c)
     c->gen++;
     c->head_len = 0;
     c->got = 0;
-    c->t_start = now_us();
+    c->t_start = bench_now_us();
     c->deadline = c->t_start + cl->timeout_us;
     c->target = (uint16_t)t;
     c->fd = open_conn(&cl->proxy, src);
@@ -632,7 +546,7 @@ static void c_event(struct client *cl, struct rconn *c)
             return;
         }
         int t = c->target;
-        c->t_req = now_us();
+        c->t_req = bench_now_us();
         ssize_t w = send(c->fd, cl->reqs[t], (size_t)cl->req_len[t], MSG_NOSIGNAL);
         if (w < 0 && errno == EAGAIN) /* not connected yet: wait for EPOLLOUT */
             return;
@@ -673,7 +587,7 @@ static void c_event(struct client *cl, struct rconn *c)
             }
             break;
         }
-        c->t_req = now_us() - c->t_req; /* now the CONNECT latency */
+        c->t_req = bench_now_us() - c->t_req; /* now the CONNECT latency */
         size_t len = 1 + cl->payload;
         ssize_t w = send(c->fd, cl->send_buf, len, MSG_NOSIGNAL);
         if (w != (ssize_t)len) {
@@ -714,7 +628,7 @@ static void c_event(struct client *cl, struct rconn *c)
             }
             if (cl->measuring) {
                 cl->done++;
-                record(cl, (uint32_t)c->t_req, (uint32_t)(now_us() - c->t_start));
+                record(cl, (uint32_t)c->t_req, (uint32_t)(bench_now_us() - c->t_start));
             }
             c_close(c);
             return;
@@ -747,7 +661,7 @@ static int client_init(struct client *cl, const char *proxy, const char *targets
         cl->send_buf[1 + i] = (uint8_t)('a' + i % 26);
     cl->n = n;
     cl->timeout_us = (int64_t)timeout_s * 1000000;
-    raise_nofile(n * 2 + 64);
+    bench_raise_nofile("connect-bench", n * 2 + 64);
     cl->ep = epoll_create1(EPOLL_CLOEXEC);
     cl->cs = calloc(n, sizeof *cl->cs);
     if (cl->ep < 0 || !cl->cs)
@@ -793,43 +707,29 @@ static void client_expire(struct client *cl, int64_t now)
     }
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static uint32_t pct(const uint32_t *v, size_t n, double p)
-{
-    if (!n)
-        return 0;
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
 static int cmd_rate(const char *proxy, const char *targets, const char *srcs, size_t conc, double duration,
                     double warmup, size_t payload, pid_t ppid, pid_t spid, int timeout_s)
 {
     struct client cl;
     if (client_init(&cl, proxy, targets, srcs, conc, payload, timeout_s) < 0)
         return 3;
-    int64_t t0 = now_us(), t_measure = t0 + (int64_t)(warmup * 1e6), t_end = t_measure + (int64_t)(duration * 1e6);
+    int64_t t0 = bench_now_us(), t_measure = t0 + (int64_t)(warmup * 1e6), t_end = t_measure + (int64_t)(duration * 1e6);
     int64_t next_expire = t0 + 200000;
     struct pstat p0 = {0}, s0 = {0};
     double g0 = 0;
-    unsigned long long cb0[MAX_CPUS], ct0[MAX_CPUS], cb1[MAX_CPUS], ct1[MAX_CPUS];
+    unsigned long long cb0[BENCH_MAX_CPUS], ct0[BENCH_MAX_CPUS], cb1[BENCH_MAX_CPUS], ct1[BENCH_MAX_CPUS];
     int ncpu = 0;
-    char cpus[MAX_CPUS * 5];
+    char cpus[BENCH_MAX_CPUS * 5];
     for (;;) {
-        int64_t now = now_us();
+        int64_t now = bench_now_us();
         if (!cl.measuring && now >= t_measure) {
             cl.measuring = true;
             t_measure = now;
             t_end = now + (int64_t)(duration * 1e6);
             p0 = proc_read(ppid, false);
             s0 = proc_read(spid, false);
-            g0 = self_cpu_s();
-            ncpu = cpus_busy(cb0, ct0);
+            g0 = bench_self_cpu_s();
+            ncpu = bench_cpus_busy(cb0, ct0);
         }
         if (now >= t_end)
             break;
@@ -842,17 +742,17 @@ static int cmd_rate(const char *proxy, const char *targets, const char *srcs, si
         }
         client_poll(&cl, 5);
     }
-    int64_t t1 = now_us();
+    int64_t t1 = bench_now_us();
     struct pstat p1 = proc_read(ppid, false), s1 = proc_read(spid, false);
-    double g1 = self_cpu_s();
-    if (cpus_busy(cb1, ct1) != ncpu)
+    double g1 = bench_self_cpu_s();
+    if (bench_cpus_busy(cb1, ct1) != ncpu)
         ncpu = 0;
-    cpus_busy_fmt(cpus, sizeof cpus, ncpu, cb0, ct0, cb1, ct1);
+    bench_cpus_busy_fmt(cpus, sizeof cpus, ncpu, cb0, ct0, cb1, ct1);
     for (size_t i = 0; i < conc; i++)
         c_close(&cl.cs[i]);
     double secs = (double)(t1 - t_measure) / 1e6;
-    qsort(cl.lat, cl.n_lat, sizeof *cl.lat, cmp_u32);
-    qsort(cl.txn, cl.n_lat, sizeof *cl.txn, cmp_u32);
+    qsort(cl.lat, cl.n_lat, sizeof *cl.lat, bench_cmp_u32);
+    qsort(cl.txn, cl.n_lat, sizeof *cl.txn, bench_cmp_u32);
     uint64_t errors = cl.err_connect + cl.err_status + cl.err_closed + cl.err_timeout + cl.err_echo;
     double pcpu = p0.ok && p1.ok ? (p1.cpu_s - p0.cpu_s) : -1, scpu = s0.ok && s1.ok ? (s1.cpu_s - s0.cpu_s) : -1;
     printf("mode=rate concurrency=%zu payload=%zu duration_s=%.2f tunnels=%llu rate=%.0f errors=%llu "
@@ -861,9 +761,9 @@ static int cmd_rate(const char *proxy, const char *targets, const char *srcs, si
            "gen_cpu_pct=%.0f proxy_cpu_pct=%.0f server_cpu_pct=%.0f proxy_cpu_us_per_tunnel=%.1f cpu_busy_pct=%s first_error=\"%s\"\n",
            conc, payload, secs, (unsigned long long)cl.done, (double)cl.done / secs, (unsigned long long)errors,
            (unsigned long long)cl.err_connect, (unsigned long long)cl.err_status, (unsigned long long)cl.err_closed,
-           (unsigned long long)cl.err_timeout, (unsigned long long)cl.err_echo, pct(cl.lat, cl.n_lat, 0.5),
-           pct(cl.lat, cl.n_lat, 0.9), pct(cl.lat, cl.n_lat, 0.99), cl.n_lat ? cl.lat[cl.n_lat - 1] : 0,
-           pct(cl.txn, cl.n_lat, 0.5), pct(cl.txn, cl.n_lat, 0.99), 100.0 * (g1 - g0) / secs,
+           (unsigned long long)cl.err_timeout, (unsigned long long)cl.err_echo, bench_pct(cl.lat, cl.n_lat, 0.5),
+           bench_pct(cl.lat, cl.n_lat, 0.9), bench_pct(cl.lat, cl.n_lat, 0.99), cl.n_lat ? cl.lat[cl.n_lat - 1] : 0,
+           bench_pct(cl.txn, cl.n_lat, 0.5), bench_pct(cl.txn, cl.n_lat, 0.99), 100.0 * (g1 - g0) / secs,
            pcpu < 0 ? -1.0 : 100.0 * pcpu / secs, scpu < 0 ? -1.0 : 100.0 * scpu / secs,
            pcpu < 0 || !cl.done ? -1.0 : pcpu * 1e6 / (double)cl.done, cpus, cl.first_error[0] ? cl.first_error : "-");
     fflush(stdout);
@@ -888,24 +788,24 @@ static int cmd_idle(const char *proxy, const char *targets, const char *srcs, si
         client_free(&cl);
         return 3;
     }
-    int64_t t0 = now_us(), deadline = t0 + cl.timeout_us;
+    int64_t t0 = bench_now_us(), deadline = t0 + cl.timeout_us;
     /* open in batches of 100 so the listen backlog never overflows */
     size_t started = 0;
-    while (cl.held < n && now_us() < deadline) {
+    while (cl.held < n && bench_now_us() < deadline) {
         size_t inflight = 0;
         for (size_t i = 0; i < started; i++)
             inflight += cl.cs[i].phase != R_FREE && cl.cs[i].phase != R_HOLD;
         for (size_t i = started; i < n && inflight < 100; i++, started++, inflight++)
             c_start(&cl, &cl.cs[i]);
         client_poll(&cl, 10);
-        client_expire(&cl, now_us());
+        client_expire(&cl, bench_now_us());
         uint64_t errs = cl.err_connect + cl.err_status + cl.err_closed + cl.err_timeout + cl.err_echo;
         if (errs)
             break;
     }
-    int64_t t_open = now_us();
+    int64_t t_open = bench_now_us();
     /* settle, still watching the tunnels */
-    for (int64_t until = now_us() + (int64_t)settle_ms * 1000; now_us() < until;)
+    for (int64_t until = bench_now_us() + (int64_t)settle_ms * 1000; bench_now_us() < until;)
         client_poll(&cl, 10);
     struct pstat open = proc_read(ppid, true);
     uint64_t held = cl.held;
@@ -998,12 +898,12 @@ static int cmd_bulk(const char *proxy, const char *target, uint64_t bytes, bool 
             return 3;
         }
     }
-    unsigned long long cb0[MAX_CPUS], ct0[MAX_CPUS], cb1[MAX_CPUS], ct1[MAX_CPUS];
-    char cpus[MAX_CPUS * 5];
-    int ncpu = cpus_busy(cb0, ct0);
+    unsigned long long cb0[BENCH_MAX_CPUS], ct0[BENCH_MAX_CPUS], cb1[BENCH_MAX_CPUS], ct1[BENCH_MAX_CPUS];
+    char cpus[BENCH_MAX_CPUS * 5];
+    int ncpu = bench_cpus_busy(cb0, ct0);
     struct pstat p0 = proc_read(ppid, false), s0 = proc_read(spid, false);
-    double g0 = self_cpu_s();
-    int64_t t0 = now_us();
+    double g0 = bench_self_cpu_s();
+    int64_t t0 = bench_now_us();
     uint64_t moved = 0;
     bool ok = false;
     if (!up) {
@@ -1070,12 +970,12 @@ static int cmd_bulk(const char *proxy, const char *target, uint64_t bytes, bool 
             }
         }
     }
-    int64_t t1 = now_us();
+    int64_t t1 = bench_now_us();
     struct pstat p1 = proc_read(ppid, false), s1 = proc_read(spid, false);
-    double g1 = self_cpu_s();
-    if (cpus_busy(cb1, ct1) != ncpu)
+    double g1 = bench_self_cpu_s();
+    if (bench_cpus_busy(cb1, ct1) != ncpu)
         ncpu = 0;
-    cpus_busy_fmt(cpus, sizeof cpus, ncpu, cb0, ct0, cb1, ct1);
+    bench_cpus_busy_fmt(cpus, sizeof cpus, ncpu, cb0, ct0, cb1, ct1);
     close(fd);
     if (memfd >= 0)
         close(memfd);

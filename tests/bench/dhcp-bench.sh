@@ -47,10 +47,10 @@ set -euo pipefail
 ZL_PREFIX=${ZL_PREFIX:-zd$$}
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../integration/lib.sh"
+. "$BENCH_DIR/bench-lib.sh"
 ZL_TEST=dhcp-bench
 
 DURATION=3 CLIENTS=20000 START=1000 MAXRATE=64000 MAXDROP=0.5 ONLY="" RAW="" WAIT_QUIET=0 PERF_DIR=""
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
     --duration) DURATION=$2; shift 2 ;;
@@ -85,20 +85,10 @@ SRV_CPU=() GEN_CPU=() SRV_CPU_N=""
 if [ "$NCPU" -ge 2 ]; then SRV_CPU=(taskset -c 1) GEN_CPU=(taskset -c 0) SRV_CPU_N=1; fi
 
 # ---- how quiet the machine is ----
-cpu_sample() { # CPU (empty: all): busy ticks, total ticks, user+nice+system ticks, irq+softirq ticks
+cpu_ticks() { # CPU N: busy ticks, total ticks, user+nice+system ticks, irq+softirq ticks
     awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $2 + $3 + $4, $7 + $8}' /proc/stat
 }
-busy_pct() { # % of one CPU used by everything, over $1 s
-    local b0 t0 b1 t1
-    read -r b0 t0 _ <<<"$(cpu_sample "")"; sleep "$1"; read -r b1 t1 _ <<<"$(cpu_sample "")"
-    awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v n="$NCPU" 'BEGIN { printf "%.0f", t ? 100 * n * b / t : 0 }'
-}
-QUIET_DEADLINE=$((SECONDS + WAIT_QUIET))
-BUSY0=$(busy_pct 1)
-while [ "$BUSY0" -gt 20 ] && [ "$SECONDS" -lt "$QUIET_DEADLINE" ]; do
-    zl_log "machine ${BUSY0}% busy, waiting for it to be quiet (up to $((QUIET_DEADLINE - SECONDS)) s more)"
-    BUSY0=$(busy_pct 2)
-done
+bench_wait_quiet_start "$WAIT_QUIET" # sets BUSY0, LOAD0 (bench-lib.sh)
 QUIET_WAITED=0
 wait_quiet_step() { # before every step, with --wait-quiet: the machine quiet for 1 s (same budget, at most 60 s a step)
     local b t0=$SECONDS
@@ -109,7 +99,6 @@ wait_quiet_step() { # before every step, with --wait-quiet: the machine quiet fo
     done
     QUIET_WAITED=$((QUIET_WAITED + SECONDS - t0))
 }
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 zl_ns srv
 zl_ns relay
@@ -225,11 +214,11 @@ one_run() { # SERVER RATE
     fi
     s0=$(rcvbuf_errors srv) g0=$(rcvbuf_errors relay)
     t0=$(proc_ticks "$SRV_PID") w0=$EPOCHREALTIME
-    read -r _ _ u0 q0 <<<"$(cpu_sample "$SRV_CPU_N")"
+    read -r _ _ u0 q0 <<<"$(cpu_ticks "$SRV_CPU_N")"
     zl_in relay ${GEN_CPU[@]+"${GEN_CPU[@]}"} timeout $((DURATION + 20)) perfdhcp "${PERFDHCP_OPTS[@]}" -r "$2" \
         -p "$DURATION" -R "$CLIENTS" -W 1000000 198.18.20.1 >"$out" 2>&1 || true
     t1=$(proc_ticks "$SRV_PID") w1=$EPOCHREALTIME
-    read -r _ _ u1 q1 <<<"$(cpu_sample "$SRV_CPU_N")"
+    read -r _ _ u1 q1 <<<"$(cpu_ticks "$SRV_CPU_N")"
     s1=$(rcvbuf_errors srv) g1=$(rcvbuf_errors relay)
     QDROP_SRV=$((s1 - s0)) QDROP_GEN=$((g1 - g0))
     [ -z "$ppid" ] || wait "$ppid" || true
@@ -309,7 +298,6 @@ done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 name() { case $1 in mock) echo mock-dhcpd ;; kea) echo "Kea $(kea-dhcp4 -v)" ;; dnsmasq) echo "dnsmasq $(dnsmasq -v | sed -n '1s/Dnsmasq version \([^ ]*\).*/\1/p')" ;; esac; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }'; }
 CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo
 echo "dhcp-bench: DORA rate at under $MAXDROP % drops (perfdhcp relayed, ${DURATION} s per step, $CLIENTS clients)"

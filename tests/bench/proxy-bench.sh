@@ -37,11 +37,11 @@ set -euo pipefail
 ZL_PREFIX=${ZL_PREFIX:-zb$$}
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../integration/lib.sh"
+. "$BENCH_DIR/bench-lib.sh"
 ZL_TEST=proxy-bench
 
 CONC=64 DURATION=5 WARMUP=1 ROUNDS=3 PAYLOAD=64 BULK=$((1 << 30)) IDLE=1000 PIN=1 ONLY="" RAW="" PERF_DIR="" WAIT_QUIET=0
 MOCK_FLAGS=()
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
     --concurrency) CONC=$2; shift 2 ;;
@@ -175,25 +175,8 @@ CONF
     PID[squid]=$(zl_pid squid) ALOG[squid]=$ZL_TMP/access/squid.log
 }
 
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
-
 declare -A R # R[NAME.test.round] = connect-bench's key=value line; R[NAME.key] = a figure
-# How busy the machine is before we start (other users' builds and fuzzers skew every figure).
-cpu_sample() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
-busy_pct() { # % of one CPU, over $1 s
-    local b0 t0 b1 t1
-    read -r b0 t0 <<<"$(cpu_sample)"; sleep "$1"; read -r b1 t1 <<<"$(cpu_sample)"
-    awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v n="$(nproc)" 'BEGIN { printf "%.0f", t ? 100 * n * b / t : 0 }'
-}
-QUIET_DEADLINE=$((SECONDS + WAIT_QUIET))
-BUSY0=$(busy_pct 1)
-while [ "$BUSY0" -gt 20 ] && [ "$SECONDS" -lt "$QUIET_DEADLINE" ]; do
-    zl_log "machine ${BUSY0}% busy, waiting for it to be quiet (up to $((QUIET_DEADLINE - SECONDS)) s more)"
-    BUSY0=$(busy_pct 2)
-done
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_wait_quiet_start "$WAIT_QUIET" # sets BUSY0, LOAD0
 SQUID_VERSION=$(squid -v | sed -n 's/^Squid Cache: Version //p')
 MOCK_REV=$(git -C "$ZTP_SRC" rev-parse --short HEAD 2>/dev/null || echo '?')
 git -C "$ZTP_SRC" diff --quiet HEAD -- mocks/proxy 2>/dev/null || MOCK_REV="$MOCK_REV+changes"
@@ -257,16 +240,6 @@ done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the table ----
-# vals NAME TEST KEY: the KEY of every round, one per line
-vals() { local r; for r in $(seq "$ROUNDS"); do kv "${R[$1.$2.$r]:-}" "$3"; done; }
-# median / range of numbers on stdin
-median() { sort -g | awk '{v[NR] = $1} END { if (!NR) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-range() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR > 1) printf "[%s-%s]", lo, hi }'; }
-med() { vals "$@" | median; }
-cell() {
-    local m r; m=$(med "$@"); r=$(vals "$@" | range)
-    if [ -z "$m" ]; then printf -- '-'; elif [ -n "$r" ]; then printf '%s %s' "$m" "$r"; else printf '%s' "$m"; fi
-}
 # other CPU%: busy% of every CPU minus what the proxy, the generator and the server used (max over rounds)
 other() {
     local r line; for r in $(seq "$ROUNDS"); do
@@ -283,9 +256,6 @@ cpus_med() {
               for (x = 1; x <= r; x++) for (y = x + 1; y <= r; y++) if (a[y] + 0 < a[x] + 0) { t = a[x]; a[x] = a[y]; a[y] = t }
               printf "%s%s", (i > 1 ? " / " : ""), (r % 2 ? a[(r + 1) / 2] : (a[r / 2] + a[r / 2 + 1]) / 2) } print "" }'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'; }
-ms() { awk -v u="$1" 'BEGIN { if (u == "") print "-"; else printf "%.1f", u / 1000 }'; }
-mib() { awk -v k="$1" 'BEGIN { if (k == "") print "-"; else printf "%.1f", k / 1024 }'; }
 row() { printf '| %-50s | %21s | %21s | %10s |\n' "$@"; }
 
 declare -A M

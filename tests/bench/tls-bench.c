@@ -46,22 +46,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-common.h"
 #define MAX_SRCS 64
 #define MAX_PIDS 8
 #define MAX_HEADERS 16
 #define MAX_BODY (64 * 1024)
 #define HEAD_MAX 4096       /* a response head larger than this is an error */
 #define MAX_CONC 10000
-#define MAX_CPUS 64
+#define BENCH_MAX_CPUS 64
 
 /* ---- small helpers ---- */
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 struct addr {
     struct sockaddr_in sin;
@@ -91,98 +85,17 @@ static int parse_addr(const char *s, struct addr *a, bool need_port)
     return inet_pton(AF_INET, host, &a->sin.sin_addr) == 1 ? 0 : -1;
 }
 
-static void raise_nofile(rlim_t want)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-        return;
-    struct rlimit nr = {.rlim_cur = want, .rlim_max = rl.rlim_max > want ? rl.rlim_max : want};
-    if (setrlimit(RLIMIT_NOFILE, &nr) < 0) {
-        nr.rlim_cur = nr.rlim_max = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &nr);
-    }
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < want)
-        fprintf(stderr, "tls-bench: RLIMIT_NOFILE is %llu, wanted %llu\n", (unsigned long long)rl.rlim_cur,
-                (unsigned long long)want);
-}
-
-/* utime + stime of a process (all its threads), in seconds; -1 when unreadable. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* fields after the ")" of comm: state(3) ... utime(14) stime(15) */
-    unsigned long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The sum over the --pid processes; -1 when one is unreadable. */
 static double pids_cpu_s(const pid_t *pids, int n)
 {
     double t = 0;
     for (int i = 0; i < n; i++) {
-        double c = proc_cpu_s(pids[i]);
+        double c = bench_proc_cpu_s(pids[i]);
         if (c < 0)
             return -1;
         t += c;
     }
     return t;
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* Busy clock ticks of every CPU (all but idle and iowait: softirq included, which no process is
- * charged for). Returns the number of CPUs read. */
-static int cpus_busy(unsigned long long busy[MAX_CPUS], unsigned long long total[MAX_CPUS])
-{
-    FILE *f = fopen("/proc/stat", "r");
-    char line[512];
-    int n = 0;
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f) && n < MAX_CPUS) {
-        unsigned long long v[8] = {0};
-        int id;
-        if (strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9')
-            continue;
-        if (sscanf(line + 3, "%d %llu %llu %llu %llu %llu %llu %llu %llu", &id, &v[0], &v[1], &v[2], &v[3], &v[4],
-                   &v[5], &v[6], &v[7]) < 9)
-            continue;
-        total[n] = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-        busy[n] = total[n] - v[3] - v[4];
-        n++;
-    }
-    fclose(f);
-    return n;
-}
-
-static void cpus_busy_fmt(char *out, size_t cap, int n, const unsigned long long b0[], const unsigned long long t0[],
-                          const unsigned long long b1[], const unsigned long long t1[])
-{
-    size_t o = 0;
-    out[0] = '\0';
-    for (int i = 0; i < n && o + 8 < cap; i++) {
-        unsigned long long dt = t1[i] - t0[i];
-        o += (size_t)snprintf(out + o, cap - o, "%s%.0f", i ? "," : "",
-                              dt ? 100.0 * (double)(b1[i] - b0[i]) / (double)dt : 0.0);
-    }
-    if (!n)
-        snprintf(out, cap, "-");
 }
 
 /* ---- latencies ---- */
@@ -203,20 +116,6 @@ static void lat_add(struct lat *l, int64_t us)
         l->cap = nc;
     }
     l->v[l->n++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static uint32_t pct(const struct lat *l, double p)
-{
-    if (!l->n)
-        return 0;
-    size_t i = (size_t)(p * (double)(l->n - 1) + 0.5);
-    return l->v[i < l->n ? i : l->n - 1];
 }
 
 /* ---- the client ---- */
@@ -321,7 +220,7 @@ static void c_start(struct bench *b, struct conn *c)
 {
     c->gen++;
     c->reqs = 0;
-    c->t_start = now_us();
+    c->t_start = bench_now_us();
     c->deadline = c->t_start + b->timeout_us;
     c->ssl = NULL;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -415,14 +314,14 @@ static void begin_request(struct bench *b, struct conn *c)
     c->wrote = 0;
     c->head_len = c->body_got = 0;
     c->head_done = false;
-    c->t_req = now_us();
+    c->t_req = bench_now_us();
     c->deadline = c->t_req + b->timeout_us;
 }
 
 /* An answer is complete: count it, then the next request or the close. */
 static void answered(struct bench *b, struct conn *c)
 {
-    int64_t t = now_us();
+    int64_t t = bench_now_us();
     if (c->status != b->expect) {
         char why[32];
         snprintf(why, sizeof why, "%d", c->status);
@@ -494,7 +393,7 @@ static void c_event(struct bench *b, struct conn *c)
         }
         if (b->measuring) {
             b->handshakes++;
-            lat_add(&b->hs, now_us() - c->t_start);
+            lat_add(&b->hs, bench_now_us() - c->t_start);
         }
         note_tls(b, c->ssl);
         begin_request(b, c);
@@ -646,21 +545,21 @@ static int setup_tls(struct bench *b, const char *ca, const char *cert, const ch
 
 static int run(struct bench *b, double duration, double warmup, const pid_t *pids, int n_pids)
 {
-    int64_t t0 = now_us(), t_measure = t0 + (int64_t)(warmup * 1e6), t_end = t_measure + (int64_t)(duration * 1e6);
+    int64_t t0 = bench_now_us(), t_measure = t0 + (int64_t)(warmup * 1e6), t_end = t_measure + (int64_t)(duration * 1e6);
     int64_t next_expire = t0 + 100000;
     double s0 = -1, g0 = 0;
-    unsigned long long cb0[MAX_CPUS], ct0[MAX_CPUS], cb1[MAX_CPUS], ct1[MAX_CPUS];
+    unsigned long long cb0[BENCH_MAX_CPUS], ct0[BENCH_MAX_CPUS], cb1[BENCH_MAX_CPUS], ct1[BENCH_MAX_CPUS];
     int ncpu = 0;
-    char cpus[MAX_CPUS * 5];
+    char cpus[BENCH_MAX_CPUS * 5];
     for (;;) {
-        int64_t now = now_us();
+        int64_t now = bench_now_us();
         if (!b->measuring && now >= t_measure) {
             b->measuring = true;
             t_measure = now;
             t_end = now + (int64_t)(duration * 1e6);
             s0 = n_pids ? pids_cpu_s(pids, n_pids) : -1;
-            g0 = self_cpu_s();
-            ncpu = cpus_busy(cb0, ct0);
+            g0 = bench_self_cpu_s();
+            ncpu = bench_cpus_busy(cb0, ct0);
         }
         if (now >= t_end)
             break;
@@ -681,17 +580,17 @@ static int run(struct bench *b, double duration, double warmup, const pid_t *pid
             c_event(b, c);
         }
     }
-    int64_t t1 = now_us();
-    double s1 = n_pids ? pids_cpu_s(pids, n_pids) : -1, g1 = self_cpu_s();
-    if (cpus_busy(cb1, ct1) != ncpu)
+    int64_t t1 = bench_now_us();
+    double s1 = n_pids ? pids_cpu_s(pids, n_pids) : -1, g1 = bench_self_cpu_s();
+    if (bench_cpus_busy(cb1, ct1) != ncpu)
         ncpu = 0;
-    cpus_busy_fmt(cpus, sizeof cpus, ncpu, cb0, ct0, cb1, ct1);
+    bench_cpus_busy_fmt(cpus, sizeof cpus, ncpu, cb0, ct0, cb1, ct1);
     for (size_t i = 0; i < b->n; i++)
         c_close(&b->cs[i]);
     double secs = (double)(t1 - t_measure) / 1e6, scpu = s0 >= 0 && s1 >= 0 ? s1 - s0 : -1;
-    qsort(b->hs.v, b->hs.n, sizeof *b->hs.v, cmp_u32);
-    qsort(b->rq.v, b->rq.n, sizeof *b->rq.v, cmp_u32);
-    qsort(b->ex.v, b->ex.n, sizeof *b->ex.v, cmp_u32);
+    qsort(b->hs.v, b->hs.n, sizeof *b->hs.v, bench_cmp_u32);
+    qsort(b->rq.v, b->rq.n, sizeof *b->rq.v, bench_cmp_u32);
+    qsort(b->ex.v, b->ex.n, sizeof *b->ex.v, bench_cmp_u32);
     uint64_t errors = errors_of(b);
     printf("mode=tls target=%s:%u concurrency=%zu keepalive=%u duration_s=%.2f handshakes=%llu handshakes_per_s=%.0f "
            "requests=%llu requests_per_s=%.0f connections=%llu early_close=%llu errors=%llu err_connect=%llu "
@@ -704,8 +603,8 @@ static int run(struct bench *b, double duration, double warmup, const pid_t *pid
            (unsigned long long)b->conns_done, (unsigned long long)b->early_close, (unsigned long long)errors,
            (unsigned long long)b->err_connect, (unsigned long long)b->err_tls, (unsigned long long)b->err_status,
            (unsigned long long)b->err_http, (unsigned long long)b->err_closed, (unsigned long long)b->err_timeout,
-           pct(&b->hs, 0.5), pct(&b->hs, 0.99), pct(&b->rq, 0.5), pct(&b->rq, 0.99), pct(&b->ex, 0.5),
-           pct(&b->ex, 0.99), 100.0 * (g1 - g0) / secs, scpu < 0 ? -1.0 : 100.0 * scpu / secs,
+           bench_pct(b->hs.v, b->hs.n, 0.5), bench_pct(b->hs.v, b->hs.n, 0.99), bench_pct(b->rq.v, b->rq.n, 0.5),
+           bench_pct(b->rq.v, b->rq.n, 0.99), bench_pct(b->ex.v, b->ex.n, 0.5), bench_pct(b->ex.v, b->ex.n, 0.99), 100.0 * (g1 - g0) / secs, scpu < 0 ? -1.0 : 100.0 * scpu / secs,
            scpu < 0 || !b->handshakes ? -1.0 : scpu * 1e6 / (double)b->handshakes,
            scpu < 0 || !b->requests ? -1.0 : scpu * 1e6 / (double)b->requests, cpus,
            b->tls_info[0] ? b->tls_info : "tls_version=-", b->first_error[0] ? b->first_error : "-");
@@ -858,7 +757,7 @@ int main(int argc, char **argv)
     b.keepalive = (unsigned)keepalive;
     b.n = (size_t)conc;
     b.timeout_us = (int64_t)timeout_s * 1000000;
-    raise_nofile((rlim_t)conc + 64);
+    bench_raise_nofile("tls-bench", (rlim_t)conc + 64);
     b.ep = epoll_create1(EPOLL_CLOEXEC);
     b.cs = calloc(b.n, sizeof *b.cs);
     char *heads = malloc(b.n * HEAD_MAX);

@@ -41,11 +41,11 @@ set -euo pipefail
 ZL_PREFIX=${ZL_PREFIX:-zt$$}
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../integration/lib.sh"
+. "$BENCH_DIR/bench-lib.sh"
 ZL_TEST=tls-bench
 
 CONC=32 DURATION=5 WARMUP=1 ROUNDS=3 KEEPALIVE=100 PIN=1 ONLY="" RAW="" WAIT_QUIET=0
 MOCK_FLAGS=()
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
     --concurrency) CONC=$2; shift 2 ;;
@@ -249,15 +249,12 @@ start_server() {
     PID[$s]=$(zl_pid "$s") PIDS[$s]=$(zl_pid "$s")
 }
 
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
 sum_pids() { # sum_pids FUNC PID,PID...
     local f=$1 t=0 p; IFS=, read -r -a ps <<<"$2"
     for p in "${ps[@]}"; do t=$((t + $("$f" "$p"))); done
     echo "$t"
 }
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 # max_threads PID[,PID...] SECONDS FILE: sample the thread count (summed) every 0.1 s in the background
 max_threads() {
     local pids=$1 until=$((SECONDS + $2 + 1)) m=0 n
@@ -269,22 +266,7 @@ max_threads() {
     echo "$m" >"$3"
 }
 
-# How busy the machine is before we start (other users' builds and fuzzers skew every figure).
-cpu_sample() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
-busy_pct() { # % of one CPU, over $1 s
-    local b0 t0 b1 t1
-    read -r b0 t0 <<<"$(cpu_sample)"; sleep "$1"; read -r b1 t1 <<<"$(cpu_sample)"
-    awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v n="$(nproc)" 'BEGIN { printf "%.0f", t ? 100 * n * b / t : 0 }'
-}
-QUIET_DEADLINE=$((SECONDS + WAIT_QUIET))
-WAITED0=$SECONDS
-BUSY0=$(busy_pct 1)
-while [ "$BUSY0" -gt 20 ] && [ "$SECONDS" -lt "$QUIET_DEADLINE" ]; do
-    zl_log "machine ${BUSY0}% busy, waiting for it to be quiet (up to $((QUIET_DEADLINE - SECONDS)) s more)"
-    BUSY0=$(busy_pct 2)
-done
-WAITED=$((SECONDS - WAITED0))
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_wait_quiet_start "$WAIT_QUIET" # sets BUSY0, WAITED, LOAD0 (and QUIET_DEADLINE for wait_quiet)
 NGINX_VERSION=$(nginx -v 2>&1 | sed -n 's|^nginx version: nginx/||p')
 MOCK_REV=$(git -C "$ZTP_SRC" rev-parse --short HEAD 2>/dev/null || echo '?')
 git -C "$ZTP_SRC" diff --quiet HEAD -- mocks/mist mocks/conductor 2>/dev/null || MOCK_REV="$MOCK_REV+changes"
@@ -349,17 +331,6 @@ for s in ept mist cstg cprd; do has "$s" && zl_stop "$s"; done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the table ----
-vals() { local r; for r in $(seq "$ROUNDS"); do kv "${R[$1.$2.$r]:-}" "$3"; done; }
-median() { sort -g | awk '{v[NR] = $1} END { if (!NR) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-range() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR > 1) printf "[%s-%s]", lo, hi }'; }
-med() { vals "$@" | median; }
-cell() {
-    local m r; m=$(med "$@"); r=$(vals "$@" | range)
-    if [ -z "$m" ]; then printf -- '-'; elif [ -n "$r" ]; then printf '%s %s' "$m" "$r"; else printf '%s' "$m"; fi
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'; }
-ms() { awk -v u="$1" 'BEGIN { if (u == "") print "-"; else printf "%.1f", u / 1000 }'; }
-mib() { awk -v k="$1" 'BEGIN { if (k == "") print "-"; else printf "%.1f", k / 1024 }'; }
 total() { vals "$1" "$2" "$3" | awk '{t += $1} END {print NR ? t : "-"}'; }
 # other CPU%: busy% of every CPU minus what the server and the generator used (max over rounds)
 other() {
