@@ -599,3 +599,48 @@ out:
     free(keypem);
     return status;
 }
+
+/* ---- the configuration file ---------------------------------------------------------------------------- */
+
+int mhttp_conf_load(const struct mhttp_conf *c, void *cfg, char *err, size_t cap)
+{
+    char *buf, e2[256];
+    size_t len;
+    int rc = read_file_max(c->path, 4 << 20, &buf, &len);
+    if (rc < 0) {
+        snprintf(err, cap, "%s: %s", c->path, strerror(-rc));
+        return -1;
+    }
+    rc = c->parse(buf, len, cfg, e2, sizeof e2);
+    if (c->wipe)
+        OPENSSL_cleanse(buf, len);
+    free(buf);
+    if (rc < 0)
+        snprintf(err, cap, "%s: %s", c->path, e2);
+    return rc < 0 ? -1 : 0;
+}
+
+void mhttp_conf_reload(const struct mhttp_conf *c, pthread_mutex_t *mu, void *cur)
+{
+    char err[512], q[600], desc[512];
+    void *nc = calloc(1, c->size), *old = calloc(1, c->size);
+    if (!nc || !old) {
+        free(nc);
+        free(old);
+        log_warn("config.reload", "result=kept-old error=\"out of memory\"");
+        return;
+    }
+    if (mhttp_conf_load(c, nc, err, sizeof err) < 0) {
+        log_warn("config.reload", "result=kept-old error=%s", log_quote(q, sizeof q, err, strlen(err)));
+    } else {
+        pthread_mutex_lock(mu);
+        memcpy(old, cur, c->size);
+        memcpy(cur, nc, c->size);
+        pthread_mutex_unlock(mu);
+        c->free(old);
+        c->describe(nc, desc, sizeof desc); /* the new configuration: only this thread replaces it */
+        log_info("config.reload", "result=ok %s", desc);
+    }
+    free(nc);
+    free(old);
+}

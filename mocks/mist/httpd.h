@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -127,5 +128,20 @@ int mhttp_args_parse_ext(int argc, char **argv, const char *prog, const char *de
  * fails, 2 for a bad --listen); errors are one line on stderr. The key's PEM is wiped before it is freed. */
 int mhttp_serve(const char *prog, const struct mhttp_args *a, struct mhttp_opts *o, void (*reload)(void *app),
                 void (*ready)(void *app));
+
+/* A mock's configuration file, loaded at start and replaced on SIGHUP. */
+struct mhttp_conf {
+    const char *path;
+    bool wipe;                          /* the file holds secrets: cleanse its bytes before freeing them */
+    size_t size;                        /* sizeof the parsed configuration */
+    int (*parse)(const char *buf, size_t len, void *cfg, char *err, size_t cap);
+    void (*free)(void *cfg);
+    void (*describe)(const void *cfg, char *out, size_t cap); /* "k=v ..." of the config.reload line */
+};
+/* Read c->path (at most 4 MiB) and parse it into cfg. Returns 0, or -1 with err = "PATH: why". */
+int mhttp_conf_load(const struct mhttp_conf *c, void *cfg, char *err, size_t cap);
+/* SIGHUP: load the file again; on success swap it into *cur under mu, free the old one and log
+ * config.reload result=ok + describe(); on failure keep the old one and log result=kept-old error=... */
+void mhttp_conf_reload(const struct mhttp_conf *c, pthread_mutex_t *mu, void *cur);
 
 #endif

@@ -15,7 +15,6 @@
 
 struct ept {
     pthread_mutex_t mu;
-    const char *config_path;
     struct ept_config cfg;
 };
 
@@ -56,38 +55,22 @@ static const struct mhttp_route routes[] = {
     {NULL, NULL, MHTTP_BODY_NONE, NULL},
 };
 
-static int load(const char *path, struct ept_config *cfg, char *err, size_t cap)
+static int parse(const char *buf, size_t len, void *cfg, char *err, size_t cap)
 {
-    char *buf, e2[256];
-    size_t len;
-    int rc = read_file_max(path, 4 << 20, &buf, &len);
-    if (rc < 0) {
-        snprintf(err, cap, "%s: %s", path, strerror(-rc));
-        return -1;
-    }
-    rc = ept_config_parse(buf, len, cfg, e2, sizeof e2);
-    free(buf);
-    if (rc < 0)
-        snprintf(err, cap, "%s: %s", path, e2);
-    return rc;
+    return ept_config_parse(buf, len, cfg, err, cap);
 }
+static void cfg_free(void *cfg) { ept_config_free(cfg); }
+static void describe(const void *cfg, char *out, size_t cap)
+{
+    const struct ept_config *c = cfg;
+    snprintf(out, cap, "environment=%s environments=%zu claims=%zu", c->environment, c->n_envs, c->n_claims);
+}
+static struct mhttp_conf conf = {.size = sizeof(struct ept_config), .parse = parse, .free = cfg_free, .describe = describe};
 
 static void reload(void *app)
 {
     struct ept *e = app;
-    struct ept_config nc, old;
-    char err[512], q[600];
-    if (load(e->config_path, &nc, err, sizeof err) < 0) {
-        log_warn("config.reload", "result=kept-old error=%s", log_quote(q, sizeof q, err, strlen(err)));
-        return;
-    }
-    pthread_mutex_lock(&e->mu);
-    old = e->cfg;
-    e->cfg = nc;
-    pthread_mutex_unlock(&e->mu);
-    ept_config_free(&old);
-    log_info("config.reload", "result=ok environment=%s environments=%zu claims=%zu", nc.environment, nc.n_envs,
-             nc.n_claims);
+    mhttp_conf_reload(&conf, &e->mu, &e->cfg);
 }
 
 static void usage(FILE *f)
@@ -114,9 +97,10 @@ int main(int argc, char **argv)
     int rc = mhttp_args_parse(argc, argv, "mock-ep-terminator", "ep-terminator", usage, &a);
     if (rc >= 0)
         return rc;
-    struct ept e = {.mu = PTHREAD_MUTEX_INITIALIZER, .config_path = a.config};
+    struct ept e = {.mu = PTHREAD_MUTEX_INITIALIZER};
     char err[512];
-    if (load(e.config_path, &e.cfg, err, sizeof err) < 0) {
+    conf.path = a.config;
+    if (mhttp_conf_load(&conf, &e.cfg, err, sizeof err) < 0) {
         fprintf(stderr, "mock-ep-terminator: %s\n", err);
         return 1;
     }

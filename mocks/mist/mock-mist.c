@@ -20,7 +20,6 @@
 
 struct mist {
     pthread_mutex_t mu;
-    const char *config_path;
     struct mist_registry reg;
     struct mist_auth *auth;
 };
@@ -201,38 +200,23 @@ static const struct mhttp_route routes[] = {
     {NULL, NULL, MHTTP_BODY_NONE, NULL},
 };
 
-static int load(const char *path, struct mist_registry *reg, char *err, size_t cap)
+static int parse(const char *buf, size_t len, void *reg, char *err, size_t cap)
 {
-    char *buf, e2[256];
-    size_t len;
-    int rc = read_file_max(path, 4 << 20, &buf, &len);
-    if (rc < 0) {
-        snprintf(err, cap, "%s: %s", path, strerror(-rc));
-        return -1;
-    }
-    rc = mist_registry_parse(buf, len, reg, e2, sizeof e2);
-    OPENSSL_cleanse(buf, len);
-    free(buf);
-    if (rc < 0)
-        snprintf(err, cap, "%s: %s", path, e2);
-    return rc;
+    return mist_registry_parse(buf, len, reg, err, cap);
 }
+static void reg_free(void *reg) { mist_registry_free(reg); }
+static void describe(const void *reg, char *out, size_t cap)
+{
+    snprintf(out, cap, "devices=%zu", ((const struct mist_registry *)reg)->n_devices);
+}
+/* the registry holds the devices' OCRA keys: the file's bytes are wiped */
+static struct mhttp_conf conf = {
+    .wipe = true, .size = sizeof(struct mist_registry), .parse = parse, .free = reg_free, .describe = describe};
 
 static void reload(void *app)
 {
     struct mist *m = app;
-    struct mist_registry nr, old;
-    char err[512], q[600];
-    if (load(m->config_path, &nr, err, sizeof err) < 0) {
-        log_warn("config.reload", "result=kept-old error=%s", log_quote(q, sizeof q, err, strlen(err)));
-        return;
-    }
-    pthread_mutex_lock(&m->mu);
-    old = m->reg;
-    m->reg = nr;
-    pthread_mutex_unlock(&m->mu);
-    mist_registry_free(&old);
-    log_info("config.reload", "result=ok devices=%zu", nr.n_devices);
+    mhttp_conf_reload(&conf, &m->mu, &m->reg);
 }
 
 static void usage(FILE *f)
@@ -259,9 +243,10 @@ int main(int argc, char **argv)
     int rc = mhttp_args_parse(argc, argv, "mock-mist", "mist", usage, &a);
     if (rc >= 0)
         return rc;
-    struct mist m = {.mu = PTHREAD_MUTEX_INITIALIZER, .config_path = a.config};
+    struct mist m = {.mu = PTHREAD_MUTEX_INITIALIZER};
     char err[512];
-    if (load(m.config_path, &m.reg, err, sizeof err) < 0) {
+    conf.path = a.config;
+    if (mhttp_conf_load(&conf, &m.reg, err, sizeof err) < 0) {
         fprintf(stderr, "mock-mist: %s\n", err);
         return 1;
     }

@@ -7,17 +7,7 @@
 #include <string.h>
 
 #include "mistjson.h"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "ztp/util.h"
 
 static int parse_device(const char *id, json_t *v, struct mist_device *d, char *err, size_t cap)
 {
@@ -55,7 +45,7 @@ static int parse_device(const char *id, json_t *v, struct mist_device *d, char *
         return -1;
     }
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             snprintf(err, cap, "%s: ocra-key-hex: not hex", where);
             return -1;
