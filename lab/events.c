@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ztp/util.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define BIT(k) ((uint16_t)(1u << (k)))
 #define UPTO(k) ((uint16_t)(((1u << ((k) + 1)) - 1) & ~1u)) /* bits 1..k */
@@ -159,17 +161,6 @@ void ev_event_free(struct ev_event *e)
     e->nkv = 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ev_parse_line(const char *buf, size_t len, const char *default_host, struct ev_event *e, unsigned *truncated)
 {
     while (len && (buf[len - 1] == '\r' || buf[len - 1] == '\n'))
@@ -227,8 +218,8 @@ int ev_parse_line(const char *buf, size_t len, const char *default_host, struct 
                         i += 2;
                         continue;
                     }
-                    if (n == 'x' && i + 3 < len && hexval(buf[i + 2]) >= 0 && hexval(buf[i + 3]) >= 0) {
-                        int b = hexval(buf[i + 2]) * 16 + hexval(buf[i + 3]);
+                    if (n == 'x' && i + 3 < len && hex_digit(buf[i + 2]) >= 0 && hex_digit(buf[i + 3]) >= 0) {
+                        int b = hex_digit(buf[i + 2]) * 16 + hex_digit(buf[i + 3]);
                         if (b == 0) {
                             memcpy(scratch + so, "\\x00", 4);
                             so += 4;
@@ -633,13 +624,20 @@ static const struct rule rules[] = {
 #undef FAIL
 #undef QUIET
 
-/* the step a state works on: its requests and failures belong to it (redirected -> the OCRA auth) */
-static const struct { const char *state; int8_t step; } sztp_work[] = {
-    {"init", 1}, {"proxy-ready", 2}, {"phoning-home", 2}, {"redirected", 4}, {"authenticated", 5},
-    {"onboarding-received", 5}, {"root-ca-installed", 5}, {"secret-stored", 2},
+/* A state (or task) of a component's state machine -> the step it is at (and the steps it has done). */
+struct state_step {
+    const char *state;
+    int8_t step;
+    uint16_t done;
 };
 
-static const struct { const char *state; int8_t step; uint16_t done; } sztp_states[] = {
+/* the step a state works on: its requests and failures belong to it (redirected -> the OCRA auth) */
+static const struct state_step sztp_work[] = {
+    {"init", 1, 0}, {"proxy-ready", 2, 0}, {"phoning-home", 2, 0}, {"redirected", 4, 0}, {"authenticated", 5, 0},
+    {"onboarding-received", 5, 0}, {"root-ca-installed", 5, 0}, {"secret-stored", 2, 0},
+};
+
+static const struct state_step sztp_states[] = {
     {"init", 0, 0},
     {"proxy-ready", 1, UPTO(1)},
     {"phoning-home", 2, UPTO(1)},
@@ -651,7 +649,7 @@ static const struct { const char *state; int8_t step; uint16_t done; } sztp_stat
 };
 
 /* the router's conductor client (issue 6 spec) */
-static const struct { const char *state; int8_t step; uint16_t done; } cond_states[] = {
+static const struct state_step cond_states[] = {
     {"idle", 0, 0},
     {"staging-auth", 5, UPTO(4)},
     {"staging-connected", 5, UPTO(5)},
@@ -663,14 +661,31 @@ static const struct { const char *state; int8_t step; uint16_t done; } cond_stat
     {"production-connected", 12, UPTO(12)},
 };
 
-static const struct { const char *task; int8_t step; } tasks[] = {
-    {"production", 6}, {"generate-key", 7}, {"csr", 8}, {"svr-config", 9}, {"migrate", 12}, {"heartbeat", 12},
+static const struct state_step tasks[] = {
+    {"production", 6, 0}, {"generate-key", 7, 0}, {"csr", 8, 0}, {"svr-config", 9, 0}, {"migrate", 12, 0},
+    {"heartbeat", 12, 0},
 };
 
-static const struct { const char *state; int8_t step; uint16_t done; } inv_states[] = {
+static const struct state_step inv_states[] = {
     {"pending", 0, 0}, {"onboarding", 5, BIT(5)}, {"certified", 8, BIT(8)}, {"migrated", 12, BIT(12)},
     {"connected", 12, BIT(12)},
 };
+
+/* the row of table t (n rows) for state v; NULL when v is NULL or not in it */
+static const struct state_step *state_find(const struct state_step *t, size_t n, const char *v)
+{
+    for (size_t k = 0; v && k < n; k++)
+        if (!strcmp(v, t[k].state))
+            return &t[k];
+    return NULL;
+}
+
+/* a state machine's transition event names the new state "to"; a snapshot names it "state" */
+static const char *state_of(const struct ev_event *e)
+{
+    const char *v = ev_get(e, "to");
+    return v ? v : ev_get(e, "state");
+}
 
 size_t ev_rules(const struct ev_rule_info **out)
 {
@@ -787,50 +802,34 @@ void ev_classify(struct ev_list *l)
             e->flags |= r->flags;
             done = r->done & (uint16_t)~D_SELF;
             const char *v;
+            const struct state_step *ss;
             switch (r->step) {
             case S_FIELD: step = field_step(e); break;
             case S_SZTP:
-                v = ev_get(e, "to");
-                if (!v)
-                    v = ev_get(e, "state");
+            case S_COND:
                 step = field_step(e);
-                for (size_t k = 0; v && k < ARRAY_LEN(sztp_states); k++)
-                    if (!strcmp(v, sztp_states[k].state)) {
-                        step = sztp_states[k].step;
-                        done = sztp_states[k].done;
-                    }
+                ss = r->step == S_SZTP ? state_find(sztp_states, ARRAY_LEN(sztp_states), state_of(e))
+                                       : state_find(cond_states, ARRAY_LEN(cond_states), state_of(e));
+                if (ss) {
+                    step = ss->step;
+                    done = ss->done;
+                }
                 break;
             case S_SZTPWORK:
-                v = ev_get(e, "state");
                 step = field_step(e);
-                for (size_t k = 0; v && k < ARRAY_LEN(sztp_work); k++)
-                    if (!strcmp(v, sztp_work[k].state))
-                        step = sztp_work[k].step;
-                break;
-            case S_COND:
-                v = ev_get(e, "to");
-                if (!v)
-                    v = ev_get(e, "state");
-                step = field_step(e);
-                for (size_t k = 0; v && k < ARRAY_LEN(cond_states); k++)
-                    if (!strcmp(v, cond_states[k].state)) {
-                        step = cond_states[k].step;
-                        done = cond_states[k].done;
-                    }
+                if ((ss = state_find(sztp_work, ARRAY_LEN(sztp_work), ev_get(e, "state"))))
+                    step = ss->step;
                 break;
             case S_INV:
-                v = ev_get(e, "to");
-                for (size_t k = 0; v && k < ARRAY_LEN(inv_states); k++)
-                    if (!strcmp(v, inv_states[k].state)) {
-                        step = inv_states[k].step;
-                        done = inv_states[k].done;
-                    }
+                if ((ss = state_find(inv_states, ARRAY_LEN(inv_states), ev_get(e, "to")))) {
+                    step = ss->step;
+                    done = ss->done;
+                }
                 break;
             case S_TASK:
                 v = ev_get(e, "task");
-                for (size_t k = 0; v && k < ARRAY_LEN(tasks); k++)
-                    if (!strcmp(v, tasks[k].task))
-                        step = tasks[k].step;
+                if ((ss = state_find(tasks, ARRAY_LEN(tasks), v)))
+                    step = ss->step;
                 if (v && !strcmp(v, "none"))
                     step = !strcmp(h->role, "production") ? 12 : h->last;
                 break;

@@ -69,19 +69,20 @@ unsigned report_failures(const struct rep_run *r)
     return n;
 }
 
-/* jansson refuses invalid UTF-8: replace bad bytes with '?' for the JSON copy */
-static json_t *jstr_safe(const char *s)
+json_t *report_json_str(const char *s)
 {
     json_t *j = json_string(s ? s : "");
     if (j)
         return j;
     char *c = strdup(s);
+    if (!c)
+        abort();
     for (unsigned char *p = (unsigned char *)c; *p; p++)
         if (*p >= 0x80)
             *p = '?';
     j = json_string(c);
     free(c);
-    return j;
+    return j ? j : json_string("");
 }
 
 static json_t *jnum(double v) { return json_real((double)(int64_t)(v * 1000.0 + (v >= 0 ? 0.5 : -0.5)) / 1000.0); }
@@ -89,32 +90,32 @@ static json_t *jnum(double v) { return json_real((double)(int64_t)(v * 1000.0 + 
 json_t *report_summary(const struct rep_run *r)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "scenario", jstr_safe(r->scenario));
-    json_object_set_new(o, "file", jstr_safe(r->file));
-    json_object_set_new(o, "description", jstr_safe(r->description));
+    json_object_set_new(o, "scenario", report_json_str(r->scenario));
+    json_object_set_new(o, "file", report_json_str(r->file));
+    json_object_set_new(o, "description", report_json_str(r->description));
     json_object_set_new(o, "result", json_string(r->result[0] ? r->result : "error"));
-    json_object_set_new(o, "error", r->error[0] ? jstr_safe(r->error) : json_null());
-    json_object_set_new(o, "runid", jstr_safe(r->runid));
-    json_object_set_new(o, "mode", jstr_safe(r->mode));
-    json_object_set_new(o, "started", jstr_safe(r->started));
+    json_object_set_new(o, "error", r->error[0] ? report_json_str(r->error) : json_null());
+    json_object_set_new(o, "runid", report_json_str(r->runid));
+    json_object_set_new(o, "mode", report_json_str(r->mode));
+    json_object_set_new(o, "started", report_json_str(r->started));
     json_t *t = json_object();
     json_object_set_new(t, "total_s", jnum(r->total_s));
     json_object_set_new(t, "setup_s", jnum(r->setup_s));
     json_object_set_new(t, "checks_s", jnum(r->checks_s));
     json_object_set_new(t, "teardown_s", jnum(r->teardown_s));
     json_object_set_new(o, "timings", t);
-    json_object_set_new(o, "artifacts", jstr_safe(r->artifacts));
+    json_object_set_new(o, "artifacts", report_json_str(r->artifacts));
     json_t *hs = json_array();
     for (size_t i = 0; i < r->n_hosts; i++) {
         const struct rep_host *h = &r->hosts[i];
         json_t *j = json_object();
-        json_object_set_new(j, "name", jstr_safe(h->name));
-        json_object_set_new(j, "kind", jstr_safe(h->kind));
-        json_object_set_new(j, "impl", jstr_safe(h->impl));
-        json_object_set_new(j, "namespace", jstr_safe(h->ns));
+        json_object_set_new(j, "name", report_json_str(h->name));
+        json_object_set_new(j, "kind", report_json_str(h->kind));
+        json_object_set_new(j, "impl", report_json_str(h->impl));
+        json_object_set_new(j, "namespace", report_json_str(h->ns));
         json_object_set_new(j, "ready_ms", jnum(h->ready_ms));
-        json_object_set_new(j, "status", jstr_safe(h->status));
-        json_object_set_new(j, "version", h->version[0] ? jstr_safe(h->version) : json_null());
+        json_object_set_new(j, "status", report_json_str(h->status));
+        json_object_set_new(j, "version", h->version[0] ? report_json_str(h->version) : json_null());
         json_array_append_new(hs, j);
     }
     json_object_set_new(o, "hosts", hs);
@@ -125,14 +126,14 @@ json_t *report_summary(const struct rep_run *r)
     for (size_t i = 0; i < r->n_exps; i++) {
         const struct rep_expect *e = &r->exps[i];
         json_t *j = json_object();
-        json_object_set_new(j, "step", jstr_safe(e->step));
-        json_object_set_new(j, "name", jstr_safe(e->name));
+        json_object_set_new(j, "step", report_json_str(e->step));
+        json_object_set_new(j, "name", report_json_str(e->name));
         json_object_set_new(j, "result", json_string(e->pass ? "pass" : e->skipped ? "skipped" : "fail"));
-        json_object_set_new(j, "want", jstr_safe(e->want));
-        json_object_set_new(j, "got", jstr_safe(e->got));
+        json_object_set_new(j, "want", report_json_str(e->want));
+        json_object_set_new(j, "got", report_json_str(e->got));
         json_object_set_new(j, "at_s", e->at_s >= 0 ? jnum(e->at_s) : json_null());
-        json_object_set_new(j, "log", e->log[0] ? jstr_safe(e->log) : json_null());
-        json_object_set_new(j, "log_tail", e->log_tail ? jstr_safe(e->log_tail) : json_null());
+        json_object_set_new(j, "log", e->log[0] ? report_json_str(e->log) : json_null());
+        json_object_set_new(j, "log_tail", e->log_tail ? report_json_str(e->log_tail) : json_null());
         json_array_append_new(xs, j);
     }
     json_object_set_new(o, "expectations", xs);
@@ -141,9 +142,9 @@ json_t *report_summary(const struct rep_run *r)
         const struct rep_event *e = &r->events[i];
         json_t *j = json_object();
         json_object_set_new(j, "t", jnum(e->t));
-        json_object_set_new(j, "host", jstr_safe(e->host));
-        json_object_set_new(j, "step", jstr_safe(e->step));
-        json_object_set_new(j, "detail", jstr_safe(e->detail));
+        json_object_set_new(j, "host", report_json_str(e->host));
+        json_object_set_new(j, "step", report_json_str(e->step));
+        json_object_set_new(j, "detail", report_json_str(e->detail));
         json_array_append_new(tl, j);
     }
     json_object_set_new(o, "timeline", tl);
@@ -172,8 +173,7 @@ int report_write_summary(const struct rep_run *r, const char *path)
     return rc;
 }
 
-/* Length of a valid UTF-8 sequence at p (1-4), or 0 when invalid (XML 1.0 Char range checked). */
-static size_t utf8_len(const unsigned char *p)
+size_t report_utf8_len(const unsigned char *p, bool xml)
 {
     if (p[0] < 0x80)
         return 1;
@@ -197,30 +197,37 @@ static size_t utf8_len(const unsigned char *p)
         cp = (cp << 6) | (p[i] & 0x3f);
     }
     static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (xml && (cp == 0xfffe || cp == 0xffff)))
         return 0;
     return n;
 }
 
-void report_xml_put(FILE *f, const char *s)
+void report_markup_put(FILE *f, const char *s, size_t maxch, bool html)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t ch = 0;
     while (*p) {
+        if (maxch && ch >= maxch) {
+            fputs("...", f);
+            return;
+        }
+        ch++;
         switch (*p) {
         case '&': fputs("&amp;", f); p++; continue;
         case '<': fputs("&lt;", f); p++; continue;
         case '>': fputs("&gt;", f); p++; continue;
         case '"': fputs("&quot;", f); p++; continue;
-        case '\'': fputs("&apos;", f); p++; continue;
-        case '\t': case '\n': case '\r': fputc(*p, f); p++; continue;
-        default: break;
-        }
-        if (*p < 0x20 || *p == 0x7f) {
-            fprintf(f, "\\x%02x", *p);
+        case '\'': fputs(html ? "&#39;" : "&apos;", f); p++; continue;
+        case '\t': case '\n': fputc(*p, f); p++; continue;
+        case '\r':
+            if (html)
+                break;
+            fputc(*p, f);
             p++;
             continue;
+        default: break;
         }
-        size_t n = utf8_len(p);
+        size_t n = *p < 0x20 || *p == 0x7f ? 0 : report_utf8_len(p, !html);
         if (!n) {
             fprintf(f, "\\x%02x", *p);
             p++;
@@ -230,6 +237,8 @@ void report_xml_put(FILE *f, const char *s)
         p += n;
     }
 }
+
+void report_xml_put(FILE *f, const char *s) { report_markup_put(f, s, 0, false); }
 
 static void put_attr(FILE *f, const char *name, const char *value)
 {

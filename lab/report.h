@@ -91,6 +91,17 @@ int report_write_summary(const struct rep_run *r, const char *path);
 
 /* XML 1.0 text/attribute escaping of a NUL-terminated string to f. */
 void report_xml_put(FILE *f, const char *s);
+
+/* The escaping shared by the JUnit and the HTML reports. report_utf8_len: the length of a valid UTF-8
+ * sequence at p (1-4), 0 when invalid (overlong, surrogate, beyond U+10FFFF; with xml, U+FFFE and U+FFFF
+ * too: not XML 1.0 characters). report_markup_put: s as XML (html false) or HTML text or attribute
+ * value: & < > " ' as entities, tab and newline kept (XML: carriage return too), other control bytes
+ * and invalid UTF-8 as \xNN; at most maxch characters (0: all), a cut string ends in "...".
+ * report_json_str: a JSON string of s, its bytes >= 0x80 as '?' when s is not valid UTF-8 (jansson
+ * refuses it). */
+size_t report_utf8_len(const unsigned char *p, bool xml);
+void report_markup_put(FILE *f, const char *s, size_t maxch, bool html);
+json_t *report_json_str(const char *s);
 /* The JUnit document for n runs to f. */
 void report_junit(FILE *f, const struct rep_run *const *runs, size_t n);
 /* Write it atomically to path. Returns 0 or -errno. */

@@ -200,74 +200,20 @@ static char **find_scenarios(const char *dir, size_t *n)
 
 /* ---- small helpers --------------------------------------------------------------------------------- */
 
-/* Length of a valid UTF-8 sequence at p (1-4), 0 when invalid. */
-static size_t u8len(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if ((p[0] & 0xe0) == 0xc0) {
-        n = 2;
-        cp = p[0] & 0x1f;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        n = 3;
-        cp = p[0] & 0x0f;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        n = 4;
-        cp = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
+static size_t u8len(const unsigned char *p) { return report_utf8_len(p, false); }
 
-/* HTML text or attribute value: & < > " ' as entities, control bytes and invalid UTF-8 as \xNN.
- * At most maxch characters (0: all); a cut string ends in "...". */
-static void hput_n(FILE *f, const char *s, size_t maxch)
-{
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t ch = 0;
-    while (*p) {
-        if (maxch && ch >= maxch) {
-            fputs("...", f);
-            return;
-        }
-        ch++;
-        switch (*p) {
-        case '&': fputs("&amp;", f); p++; continue;
-        case '<': fputs("&lt;", f); p++; continue;
-        case '>': fputs("&gt;", f); p++; continue;
-        case '"': fputs("&quot;", f); p++; continue;
-        case '\'': fputs("&#39;", f); p++; continue;
-        case '\n': case '\t': fputc(*p, f); p++; continue;
-        default: break;
-        }
-        if (*p < 0x20 || *p == 0x7f) {
-            fprintf(f, "\\x%02x", *p);
-            p++;
-            continue;
-        }
-        size_t n = u8len(p);
-        if (!n) {
-            fprintf(f, "\\x%02x", *p);
-            p++;
-            continue;
-        }
-        fwrite(p, 1, n, f);
-        p += n;
-    }
-}
+/* HTML text or attribute value (report_markup_put): at most maxch characters (0: all) */
+static void hput_n(FILE *f, const char *s, size_t maxch) { report_markup_put(f, s, maxch, true); }
 
 static void hput(FILE *f, const char *s) { hput_n(f, s, 0); }
+
+/* pre, s escaped for HTML, post */
+static void hput_in(FILE *f, const char *pre, const char *s, const char *post)
+{
+    fputs(pre, f);
+    hput(f, s);
+    fputs(post, f);
+}
 
 /* a relative link: prefix + path, percent-encoded (prefix and path come from file names) */
 static void href(FILE *f, const char *prefix, const char *path)
@@ -302,6 +248,14 @@ static void tput(FILE *f, const char *s)
     }
 }
 
+/* pre, s made safe for a terminal, post */
+static void tput_in(FILE *f, const char *pre, const char *s, const char *post)
+{
+    fputs(pre, f);
+    tput(f, s);
+    fputs(post, f);
+}
+
 /* terminal, padded/cut to w columns (one column per character) */
 static void tput_w(FILE *f, const char *s, int w)
 {
@@ -327,21 +281,7 @@ static void tput_w(FILE *f, const char *s, int w)
         fputc(' ', f);
 }
 
-static json_t *jstr(const char *s)
-{
-    json_t *j = json_string(s ? s : "");
-    if (j)
-        return j;
-    char *c = strdup(s);
-    if (!c)
-        abort();
-    for (unsigned char *p = (unsigned char *)c; *p; p++)
-        if (*p >= 0x80)
-            *p = '?';
-    j = json_string(c);
-    free(c);
-    return j ? j : json_string("");
-}
+static json_t *jstr(const char *s) { return report_json_str(s); }
 
 /* microseconds are what the logs have: no float noise beyond them in the JSON */
 static json_t *jnum3(double v) { return json_real((double)(long long)(v * 1e6 + (v >= 0 ? 0.5 : -0.5)) / 1e6); }
@@ -437,15 +377,11 @@ static void text_scn(FILE *f, const struct scn *s)
         fprintf(f, "  %u/%zu expectations held  (%.2fs, run ", n_pass(r), r->n_exps, r->total_s);
     if (s->have_summary) {
         tput(f, r->runid);
-        fprintf(f, ", started ");
-        tput(f, r->started);
-        fprintf(f, ")");
+        tput_in(f, ", started ", r->started, ")");
     }
     fprintf(f, "\n");
     if (r->description[0]) {
-        fprintf(f, "   ");
-        tput(f, r->description);
-        fprintf(f, "\n");
+        tput_in(f, "   ", r->description, "\n");
     }
     fprintf(f, "   artifacts: ");
     tput(f, s->dir);
@@ -456,9 +392,7 @@ static void text_scn(FILE *f, const struct scn *s)
         fprintf(f, ", %u dropped, %u truncated", s->l.dropped, s->l.truncated);
     fprintf(f, "\n");
     if (r->error[0]) {
-        fprintf(f, "   error: ");
-        tput(f, r->error);
-        fprintf(f, "\n");
+        tput_in(f, "   error: ", r->error, "\n");
     }
 
     /* onboarding steps per node */
@@ -541,9 +475,7 @@ static void text_scn(FILE *f, const struct scn *s)
             fprintf(f, " %s", a->flags & EV_A_FAIL ? "FAILED " : "");
             tput(f, a->label);
             if (a->detail[0]) {
-                fprintf(f, "  (");
-                tput(f, a->detail);
-                fprintf(f, ")");
+                tput_in(f, "  (", a->detail, ")");
             }
             fprintf(f, "\n");
         }
@@ -558,14 +490,10 @@ static void text_scn(FILE *f, const struct scn *s)
             const struct rep_expect *x = &r->exps[i];
             fprintf(f, "  %-4s  ", x->pass ? "PASS" : x->skipped ? "SKIP" : "FAIL");
             tput(f, x->step);
-            fprintf(f, ": ");
-            tput(f, x->name);
-            fprintf(f, " = ");
+            tput_in(f, ": ", x->name, " = ");
             tput(f, x->got);
             if (!x->pass) {
-                fprintf(f, "  (want ");
-                tput(f, x->want);
-                fprintf(f, ")");
+                tput_in(f, "  (want ", x->want, ")");
             }
             if (x->at_s >= 0)
                 fprintf(f, "  %.3fs", x->at_s);
@@ -580,9 +508,7 @@ static void text_scn(FILE *f, const struct scn *s)
         tput(f, s->fault[i]);
         fprintf(f, " (%s), its last lines:\n", rel);
         for (char *line = t ? strtok(t, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-            fprintf(f, "  | ");
-            tput(f, line);
-            fprintf(f, "\n");
+            tput_in(f, "  | ", line, "\n");
         }
         free(t);
     }
@@ -1005,9 +931,7 @@ static void h_files(FILE *f, const struct scn *s)
             snprintf(rel, sizeof(rel), "%s/%s", sub[k], names[i]);
             fprintf(f, "<li><a href=\"");
             href(f, s->link, rel);
-            fprintf(f, "\">");
-            hput(f, rel);
-            fprintf(f, "</a></li>\n");
+            hput_in(f, "\">", rel, "</a></li>\n");
             free(names[i]);
         }
     }
@@ -1021,9 +945,7 @@ static void h_files(FILE *f, const struct scn *s)
         snprintf(rel, sizeof(rel), "%s/", s->rep.hosts[i].name);
         fprintf(f, "<li><a href=\"");
         href(f, s->link, rel);
-        fprintf(f, "\">");
-        hput(f, rel);
-        fprintf(f, "</a></li>\n");
+        hput_in(f, "\">", rel, "</a></li>\n");
     }
     fprintf(f, "</ul>\n");
 }
@@ -1041,9 +963,7 @@ static void h_steps_table(FILE *f, const struct scn *s)
     }
     fprintf(f, "<table class=\"steps\"><tr><th>step</th><th>product doc</th>");
     for (size_t j = 0; j < nn; j++) {
-        fprintf(f, "<th>");
-        hput(f, m->lanes[nodes[j]].name);
-        fprintf(f, "</th>");
+        hput_in(f, "<th>", m->lanes[nodes[j]].name, "</th>");
     }
     fprintf(f, "</tr>\n");
     for (int k = 1; k <= EV_STEPS; k++) {
@@ -1083,22 +1003,16 @@ static void h_wrong(FILE *f, const struct scn *s)
         return;
     fprintf(f, "<div class=\"wrong\"><h3>What went wrong</h3>\n");
     if (r->error[0]) {
-        fprintf(f, "<p><b>The scenario could not run:</b> ");
-        hput(f, r->error);
-        fprintf(f, "</p>\n");
+        hput_in(f, "<p><b>The scenario could not run:</b> ", r->error, "</p>\n");
     }
     fprintf(f, "<ul>\n");
     for (size_t i = 0; i < r->n_exps; i++) {
         const struct rep_expect *x = &r->exps[i];
         if (x->pass || x->skipped)
             continue;
-        fprintf(f, "<li><b>");
-        hput(f, x->step);
-        fprintf(f, ": ");
+        hput_in(f, "<li><b>", x->step, ": ");
         hput(f, x->name);
-        fprintf(f, "</b>: got <code>");
-        hput(f, x->got);
-        fprintf(f, "</code>, want <code>");
+        hput_in(f, "</b>: got <code>", x->got, "</code>, want <code>");
         hput(f, x->want);
         fprintf(f, "</code></li>\n");
     }
@@ -1145,9 +1059,7 @@ static void h_wrong(FILE *f, const struct scn *s)
         }
         fprintf(f, ", the last lines of <a href=\"");
         href(f, s->link, rel);
-        fprintf(f, "\">");
-        hput(f, rel);
-        fprintf(f, "</a>:</p>\n<pre class=\"tail\">");
+        hput_in(f, "\">", rel, "</a>:</p>\n<pre class=\"tail\">");
         char *t = tail_of(s, rel, TAIL_LINES);
         const char *tail = t;
         for (size_t k = 0; !tail && k < r->n_exps; k++)
@@ -1175,14 +1087,10 @@ static void h_events(FILE *f, const struct scn *s)
         fprintf(f, "<tr class=\"%s\"><td class=\"f\">%+.6f</td><td>", e->flags & EV_F_FAIL ? "lv-fail" : e->flags & EV_F_WARN ? "lv-warn" : "ev",
                 e->t);
         hput(f, e->host);
-        fprintf(f, "</td><td>");
-        hput(f, e->comp);
-        fprintf(f, "</td><td>");
+        hput_in(f, "</td><td>", e->comp, "</td><td>");
         if (e->step)
             fprintf(f, "<span class=\"sw\" style=\"background:%s\"></span>%d", step_color[e->step], e->step);
-        fprintf(f, "</td><td>");
-        hput(f, e->event);
-        fprintf(f, "</td><td class=\"f\">");
+        hput_in(f, "</td><td>", e->event, "</td><td class=\"f\">");
         hput(f, fl);
         fprintf(f, "</td><td class=\"f\">");
         hput(f, e->src < s->l.nsrcs ? s->l.srcs[e->src] : "-");
@@ -1206,9 +1114,7 @@ static void h_expectations(FILE *f, const struct rep_run *r)
             const char *res = x->pass ? "pass" : x->skipped ? "skip" : "fail";
             fprintf(f, "<tr class=\"%s\"><td>", res);
             hput(f, x->step);
-            fprintf(f, "</td><td>");
-            hput(f, x->name);
-            fprintf(f, "</td><td><code>");
+            hput_in(f, "</td><td>", x->name, "</td><td><code>");
             hput(f, x->want);
             fprintf(f, "</code></td><td><code>");
             hput(f, x->got);
@@ -1234,28 +1140,20 @@ static void h_scn(FILE *f, const struct scn *s)
     h_anchor(f, s->name);
     fprintf(f, "\">\n<h2>");
     h_badge(f, s);
-    fprintf(f, " ");
-    hput(f, s->name);
-    fprintf(f, "</h2>\n");
+    hput_in(f, " ", s->name, "</h2>\n");
     if (r->description[0]) {
-        fprintf(f, "<p>");
-        hput(f, r->description);
-        fprintf(f, "</p>\n");
+        hput_in(f, "<p>", r->description, "</p>\n");
     }
     fprintf(f, "<dl class=\"meta\">");
     if (s->have_summary) {
         fprintf(f, "<dt>result</dt><dd>%s: %u of %zu expectations held</dd>", w, n_pass(r), r->n_exps);
-        fprintf(f, "<dt>run</dt><dd>");
-        hput(f, r->runid);
-        fprintf(f, " (");
+        hput_in(f, "<dt>run</dt><dd>", r->runid, " (");
         hput(f, r->mode);
         fprintf(f, "), started ");
         hput(f, r->started);
         fprintf(f, "</dd><dt>time</dt><dd>%.2fs: setup %.2fs, checks %.2fs, teardown %.2fs</dd>", r->total_s, r->setup_s,
                 r->checks_s, r->teardown_s);
-        fprintf(f, "<dt>file</dt><dd><code>");
-        hput(f, r->file);
-        fprintf(f, "</code></dd>");
+        hput_in(f, "<dt>file</dt><dd><code>", r->file, "</code></dd>");
     } else {
         fprintf(f, "<dt>result</dt><dd>no summary.json in this directory</dd>");
     }
@@ -1298,9 +1196,7 @@ static void html(FILE *f, struct scn *sc, size_t n, const char *dir)
     else
         snprintf(title, sizeof(title), "ztp-lab report: %zu scenarios", n);
     h_head(f, title);
-    fprintf(f, "<header><h1>");
-    hput(f, title);
-    fprintf(f, "</h1><p>From the artifacts in <code>");
+    hput_in(f, "<header><h1>", title, "</h1><p>From the artifacts in <code>");
     hput(f, dir);
     fprintf(f, "</code>, by <code>lab report</code>: the components' structured log events as the product "
                "documentation's 12 onboarding steps, a timeline and a message sequence.</p></header>\n");
@@ -1490,9 +1386,7 @@ int report_html_index(const char *root)
         char rel[NAME_MAX + 16];
         snprintf(rel, sizeof(rel), "%s/report.html", name);
         href(f, "", rel);
-        fprintf(f, "\">");
-        hput(f, r.scenario[0] ? r.scenario : name);
-        fprintf(f, "</a></td><td>");
+        hput_in(f, "\">", r.scenario[0] ? r.scenario : name, "</a></td><td>");
         hput(f, r.description);
         fprintf(f, "</td><td>%u/%zu</td><td>%.2fs</td><td>", n_pass(&r), r.n_exps, r.total_s);
         hput(f, r.started);
