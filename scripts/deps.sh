@@ -19,6 +19,8 @@ PKGS=(
   xxd
   # the TLS benchmark (tests/bench/tls-bench.sh) compares the mocks with nginx
   nginx-light
+  # the docker/ examples test reads their YAML
+  python3-yaml
 )
 
 missing=()
