@@ -1,6 +1,6 @@
 /* lab: network-namespace topologies from scenario files, runs for CI and for local work.
  *
- *   lab list
+ *   lab list [--shard I/N]
  *   lab run NAME|FILE... | --all [--jobs N] [--junit FILE] [--artifacts DIR] [--keep] [--shard I/N] [--verbose]
  *           [--valgrind HOST[,HOST...]]   the hosts' processes under valgrind memcheck (run.h)
  *   lab up NAME              leave the scenario's topology and processes running (root only)
@@ -37,7 +37,7 @@
 
 /* paths are cut at PATH_MAX: a longer one fails later with a clear error */
 #define USAGE                                                                                                         \
-    "usage: lab list\n"                                                                                               \
+    "usage: lab list [--shard I/N]\n"                                                                                               \
     "       lab run NAME|FILE... | --all [--jobs N] [--junit FILE] [--artifacts DIR] [--keep] [--shard I/N] [--verbose]\n" \
     "               [--valgrind HOST[,HOST...]]   (or $LAB_VALGRIND; a build without ZTP_SANITIZE)\n"            \
     "       lab up NAME [--artifacts DIR]\n"                                                                          \
@@ -203,7 +203,17 @@ static void clean_dead(bool kept, bool verbose)
 
 /* ---- lab list ---------------------------------------------------------------------------------- */
 
-static int cmd_list(void)
+/* --shard I/N: 1 <= I <= N. Scenario number i (0-based, in the directory's name order) belongs to
+ * shard I when i % N == I - 1: the same split for `lab list` and `lab run --all`. */
+static bool parse_shard(const char *arg, unsigned *i, unsigned *n)
+{
+    char tail;
+    return sscanf(arg, "%u/%u%c", i, n, &tail) == 2 && *n && *i && *i <= *n;
+}
+
+static bool in_shard(size_t idx, unsigned i, unsigned n) { return !n || idx % n == i - 1; }
+
+static int cmd_list(unsigned shard_i, unsigned shard_n)
 {
     struct scn_entry *e;
     size_t n;
@@ -217,6 +227,8 @@ static int cmd_list(void)
             w = (int)strlen(e[i].name);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!in_shard(i, shard_i, shard_n))
+            continue;
         printf("%-*s  %s%s\n", w, e[i].name, e[i].ok ? "" : "ERROR: ", e[i].description);
         if (!e[i].ok)
             rc = 2;
@@ -410,7 +422,7 @@ static int cmd_run(int argc, char **argv, bool up)
         case 'A': snprintf(artifacts, sizeof(artifacts), "%s", optarg); break;
         case 'k': keep = true; break;
         case 'S':
-            if (sscanf(optarg, "%u/%u", &shard_i, &shard_n) != 2 || !shard_n || !shard_i || shard_i > shard_n)
+            if (!parse_shard(optarg, &shard_i, &shard_n))
                 return usage("--shard takes I/N with 1 <= I <= N (e.g. --shard 2/4)");
             break;
         case 'v': verbose = true; break;
@@ -440,7 +452,7 @@ static int cmd_run(int argc, char **argv, bool up)
         }
         jobs = calloc(ne + 1, sizeof(*jobs));
         for (size_t i = 0; i < ne && rc == 0; i++) {
-            if (shard_n && i % shard_n != shard_i - 1)
+            if (!in_shard(i, shard_i, shard_n))
                 continue;
             jobs[n].s = scenario_load(e[i].path, err, sizeof(err));
             if (!jobs[n].s) {
@@ -675,8 +687,15 @@ int main(int argc, char **argv)
         printf("lab %s\n", LAB_VERSION);
         return 0;
     }
-    if (!strcmp(cmd, "list"))
-        return argc == 2 ? cmd_list() : usage("lab list takes no arguments");
+    if (!strcmp(cmd, "list")) {
+        unsigned si = 0, sn = 0;
+        bool shard = argc == 4 && !strcmp(argv[2], "--shard");
+        if (argc != 2 && !shard)
+            return usage("lab list takes no arguments but --shard I/N");
+        if (shard && !parse_shard(argv[3], &si, &sn))
+            return usage("--shard takes I/N with 1 <= I <= N (e.g. --shard 2/4)");
+        return cmd_list(si, sn);
+    }
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1, false);
     if (!strcmp(cmd, "up"))
