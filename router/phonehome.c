@@ -29,7 +29,7 @@ unsigned phonehome_backoff_ms(unsigned failures, unsigned base_ms, unsigned max_
     return (unsigned)(d - jitter);
 }
 
-static uint32_t xorshift32(uint32_t *s)
+uint32_t phonehome_xorshift32(uint32_t *s)
 {
     uint32_t x = *s ? *s : 0x9e3779b9u;
     x ^= x << 13;
@@ -173,7 +173,7 @@ static void on_done(struct https_client *c, const struct https_result *r, void *
     ph->consecutive_failures++;
     uint64_t now_ms = https_now_ms();
     ph->retry_in_ms =
-        phonehome_backoff_ms(ph->consecutive_failures, ph->backoff_base_ms, ph->backoff_max_ms, xorshift32(&ph->rng));
+        phonehome_backoff_ms(ph->consecutive_failures, ph->backoff_base_ms, ph->backoff_max_ms, phonehome_xorshift32(&ph->rng));
     ph->next_retry_ms = now_ms + ph->retry_in_ms;
     log_warn("phonehome.failed",
              "class=%s error=%s proxy=%s proxy_status=%d proxy_reason=%s squid_error=%s status=%d attempt=%u "

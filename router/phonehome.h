@@ -94,6 +94,9 @@ struct phonehome {
 /* Pure: the delay before the retry after `failures` consecutive failures (>= 1): min(max,
  * base * 2^(failures-1)) minus up to 20 % of it, chosen by `rnd`. */
 unsigned phonehome_backoff_ms(unsigned failures, unsigned base_ms, unsigned max_ms, uint32_t rnd);
+/* The jitter source of the backoffs (phone home, sZTP, conductor, hub): xorshift32 over *state
+ * (a zero state starts from a fixed constant). Not for anything secret. */
+uint32_t phonehome_xorshift32(uint32_t *state);
 
 /* Zero *ph and bind it to the node's config and active proxy (state off, disabled). */
 void phonehome_init(struct phonehome *ph, const struct router_config *cfg, const struct active_proxy *active);

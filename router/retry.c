@@ -8,16 +8,6 @@
 #include "https.h"
 #include "phonehome.h"
 
-static uint32_t xorshift32(uint32_t *s)
-{
-    uint32_t x = *s ? *s : 0x9e3779b9u;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *s = x;
-    return x;
-}
-
 void retry_init(struct retry *r, unsigned base_ms, unsigned max_ms, unsigned retry_after_max_ms, uint32_t seed)
 {
     *r = (struct retry){.base_ms = base_ms, .max_ms = max_ms, .retry_after_max_ms = retry_after_max_ms, .rng = seed};
@@ -26,7 +16,7 @@ void retry_init(struct retry *r, unsigned base_ms, unsigned max_ms, unsigned ret
 unsigned retry_fail(struct retry *r, unsigned retry_after_s, uint64_t now_ms)
 {
     r->failures++;
-    unsigned d = phonehome_backoff_ms(r->failures, r->base_ms, r->max_ms, xorshift32(&r->rng));
+    unsigned d = phonehome_backoff_ms(r->failures, r->base_ms, r->max_ms, phonehome_xorshift32(&r->rng));
     if (retry_after_s) {
         uint64_t ra = (uint64_t)retry_after_s * 1000u;
         if (ra > r->retry_after_max_ms)

@@ -220,16 +220,6 @@ static void ssl_errors(char *dst, size_t cap)
         snprintf(dst, cap, "no detail");
 }
 
-static uint32_t xorshift32(uint32_t *st)
-{
-    uint32_t x = *st ? *st : 0x2545f491u;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *st = x;
-    return x;
-}
-
 static void fail(struct svr_peer *s, const char *klass, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(struct svr_peer *s, const char *klass, const char *fmt, ...)
 {
@@ -242,7 +232,7 @@ static void fail(struct svr_peer *s, const char *klass, const char *fmt, ...)
     close_conn(s);
     s->consecutive_failures++;
     s->retry_in_ms = phonehome_backoff_ms(s->consecutive_failures, PH_BACKOFF_BASE_MS, PH_BACKOFF_MAX_MS,
-                                          xorshift32(&s->rng));
+                                          phonehome_xorshift32(&s->rng));
     s->retry_at_ms = now_ms_mono() + s->retry_in_ms;
     snprintf(s->last_class, sizeof s->last_class, "%s", klass);
     snprintf(s->last_detail, sizeof s->last_detail, "%s", msg);
